@@ -1,0 +1,1 @@
+"""memagent: long-term, personalized memory for LLM assistants."""

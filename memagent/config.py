@@ -1,0 +1,57 @@
+"""`MemoryConfig`: the one frozen configuration object. Every ablation switch lives here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MemoryConfig", "RetrievalConfig"]
+
+
+class RetrievalConfig(BaseModel):
+    """How retrieval fuses its signals. A weight of 0 switches a signal off."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    """Weight of embedding similarity in the fusion."""
+    lexical_weight: float = Field(default=1.0, ge=0.0)
+    """Weight of BM25 over memory text."""
+    recency_weight: float = Field(default=0.3, ge=0.0)
+    """Weight of recency (exponential decay in event time)."""
+    recency_half_life_days: float = Field(default=90.0, gt=0.0)
+    """Event-time age at which the recency signal halves."""
+    candidate_pool: int = Field(default=50, ge=1)
+    """How many candidates each signal nominates before fusion."""
+    rrf_k: int = Field(default=60, ge=1)
+    """Rank offset of reciprocal-rank fusion."""
+    include_turns: bool = True
+    """Also retrieve raw conversation turns (episodic memory), not only extracted memories."""
+
+
+class MemoryConfig(BaseModel):
+    """Configuration of a `Memory` and of the agent graph built on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    extraction: Literal["rules", "llm", "none"] = "rules"
+    """Which extractor runs on new turns: offline rules, an LLM (needs a chat model), or none."""
+    consolidation: bool = True
+    """Supersede and deduplicate (True) or append every candidate as it comes (False)."""
+    dedupe_threshold: float = Field(default=0.92, ge=0.0, le=1.0)
+    """Cosine similarity at which two current memories of one kind count as near duplicates."""
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    """Signals and their weights."""
+    top_k: int = Field(default=8, ge=1)
+    """Memories retrieved for a query."""
+    profile: bool = True
+    """Compile a profile for the responder (False: give it the retrieved memories only)."""
+    budget: int = Field(default=512, ge=16)
+    """Hard token budget of the compiled profile."""
+    recent_events: int = Field(default=5, ge=0)
+    """Most recent events the profile tries to include."""
+    store_turns: bool = True
+    """Keep raw turns as episodic memory (they are also the replay ledger)."""
+    llm_batch_turns: int = Field(default=20, ge=1)
+    """Turns of one session sent to the LLM extractor in one call."""

@@ -1,0 +1,246 @@
+"""Data model of memagent: `Turn`, `MemoryRecord`, `Candidate`, `RecordFilter`, `ScoredRecord`, `Profile`.
+
+All timestamps are timezone-aware (naive input is taken as UTC). Two clocks are kept apart everywhere:
+*event time* (when a turn was said, or when the event it describes happened) and *record time* (when
+memagent stored it). Validity intervals (`valid_from`/`valid_until`) are in event time, so a history
+replayed today still answers "what did the user prefer in March?".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Candidate",
+    "MemoryKind",
+    "MemoryRecord",
+    "Polarity",
+    "Profile",
+    "ProfileLine",
+    "RecordFilter",
+    "Role",
+    "ScoredRecord",
+    "Timestamp",
+    "Turn",
+    "as_utc",
+    "stable_id",
+]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
+"""A datetime normalised to aware UTC."""
+
+
+def stable_id(*parts: str) -> str:
+    """A short deterministic id from ``parts``: the same inputs always give the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:24]
+
+
+class Role(StrEnum):
+    """Who said a turn."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class MemoryKind(StrEnum):
+    """What a memory record holds."""
+
+    PREFERENCE = "preference"
+    """A like, dislike, habit or constraint (diet, allergy) of the user."""
+    EVENT = "event"
+    """Something that happened (or will happen) in the user's life, dated in event time."""
+    FACT = "fact"
+    """A stable fact about the user (name, job, home, family)."""
+    TURN = "turn"
+    """A raw conversation turn (episodic memory, and the replay ledger)."""
+
+
+class Polarity(StrEnum):
+    """Direction of a preference."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+
+
+class Turn(BaseModel):
+    """One message of a conversation, as it was said."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(min_length=1)
+    """The user whose memory this turn feeds."""
+    session_id: str = Field(min_length=1)
+    """The conversation (thread) the turn belongs to."""
+    turn_id: str = Field(min_length=1)
+    """Unique within the user; replaying the same turn id twice stores nothing twice."""
+    role: Role = Role.USER
+    """Who said it."""
+    text: str
+    """What was said."""
+    event_time: Timestamp
+    """When it was said (not when it was stored)."""
+    speaker: str | None = None
+    """Display name of the speaker, kept in the indexed text of multi-party chats."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form extra fields from the source (benchmark labels, dia ids)."""
+
+    @property
+    def speaker_label(self) -> str:
+        """The name shown before the text: the speaker's name, or the role."""
+        return self.speaker or self.role.value
+
+
+class Candidate(BaseModel):
+    """A memory proposed by an extractor, before consolidation gives it an id and validity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: MemoryKind
+    """Preference, event or fact."""
+    content: str = Field(min_length=1)
+    """Plain-language statement about the user ("User is vegetarian")."""
+    slot: str | None = None
+    """What the memory is about ("diet", "pref:sushi"); a later value for the same slot supersedes it."""
+    value: str | None = None
+    """The value held in the slot ("vegetarian", "like")."""
+    polarity: Polarity | None = None
+    """Direction of a preference."""
+    confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    """How sure the extractor is."""
+    event_time: Timestamp
+    """When it happened or became true (resolved against the turn's own time)."""
+    source_turn_ids: list[str] = Field(min_length=1)
+    """The turns it came from."""
+    session_id: str | None = None
+    """The session of the source turns."""
+    extractor: str = "rules"
+    """Which extractor proposed it."""
+    ends_slot: bool = False
+    """True when the statement only ends a previous value ("I no longer eat meat" without a new diet)."""
+
+
+class MemoryRecord(BaseModel):
+    """A stored memory with provenance and its validity interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    user_id: str
+    kind: MemoryKind
+    content: str
+    slot: str | None = None
+    value: str | None = None
+    polarity: Polarity | None = None
+    confidence: float = 0.7
+    source_turn_ids: list[str] = Field(default_factory=list)
+    """Provenance: the turns this memory came from."""
+    session_id: str | None = None
+    event_time: Timestamp
+    """When it happened or was said."""
+    record_time: Timestamp
+    """When memagent stored it."""
+    valid_from: Timestamp
+    """Event time from which the memory holds."""
+    valid_until: Timestamp | None = None
+    """Event time at which a later memory superseded it (None while current)."""
+    superseded_by: str | None = None
+    """Id of the record that replaced this one."""
+    supersedes: str | None = None
+    """Id of the record this one replaced."""
+    extractor: str = "rules"
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """Small string attributes (role and speaker of a raw turn)."""
+
+    @property
+    def is_current(self) -> bool:
+        """True while nothing has superseded the record."""
+        return self.valid_until is None
+
+    def valid_at(self, when: datetime) -> bool:
+        """True when the record held at event time ``when``."""
+        when = as_utc(when)
+        return self.valid_from <= when and (self.valid_until is None or when < self.valid_until)
+
+
+class RecordFilter(BaseModel):
+    """Which records a listing or search returns (always within one user)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kinds: tuple[MemoryKind, ...] | None = None
+    """Only these kinds (None: all kinds)."""
+    current_only: bool = True
+    """Only records that nothing superseded (ignored when ``as_of`` is set)."""
+    as_of: Timestamp | None = None
+    """Only records valid at this event time: the history view."""
+    since: Timestamp | None = None
+    """Only records whose event time is at or after this."""
+    until: Timestamp | None = None
+    """Only records whose event time is before this."""
+
+    def matches(self, record: MemoryRecord) -> bool:
+        """Whether ``record`` passes the filter (the in-process reference semantics)."""
+        if self.kinds is not None and record.kind not in self.kinds:
+            return False
+        if self.as_of is not None:
+            if not record.valid_at(self.as_of):
+                return False
+        elif self.current_only and not record.is_current:
+            return False
+        if self.since is not None and record.event_time < self.since:
+            return False
+        return not (self.until is not None and record.event_time >= self.until)
+
+
+class ScoredRecord(BaseModel):
+    """A retrieved record with its fused score and the signals behind it."""
+
+    record: MemoryRecord
+    score: float
+    signals: dict[str, float] = Field(default_factory=dict)
+
+
+class ProfileLine(BaseModel):
+    """One line of a compiled profile, with where it came from."""
+
+    section: str
+    """"preferences", "events", "facts" or "relevant"."""
+    text: str
+    """The rendered line, including its provenance tag."""
+    record_ids: list[str]
+    """Memory records behind the line."""
+    turn_ids: list[str]
+    """Conversation turns behind the line."""
+    tokens: int
+    """Tokens the line costs, counted by the profile's token counter."""
+
+
+class Profile(BaseModel):
+    """A compact, token-budgeted user profile compiled for a query."""
+
+    user_id: str
+    query: str | None
+    budget: int
+    lines: list[ProfileLine]
+    tokens: int
+    """Tokens of ``text``, never more than ``budget``."""
+    text: str
+    """What the responding model is given."""
+    dropped: int = 0
+    """Candidate lines that did not fit the budget."""
