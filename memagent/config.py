@@ -51,7 +51,5 @@ class MemoryConfig(BaseModel):
     """Hard token budget of the compiled profile."""
     recent_events: int = Field(default=5, ge=0)
     """Most recent events the profile tries to include."""
-    store_turns: bool = True
-    """Keep raw turns as episodic memory (they are also the replay ledger)."""
     llm_batch_turns: int = Field(default=20, ge=1)
     """Turns of one session sent to the LLM extractor in one call."""

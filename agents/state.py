@@ -1,0 +1,38 @@
+"""`AgentState`: what flows through the memory agent graph (plain, checkpointable values only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+__all__ = ["AgentState"]
+
+
+class AgentState(TypedDict, total=False):
+    """State of one conversation thread.
+
+    ``messages`` accumulates (and is checkpointed per thread); everything else is recomputed each turn.
+    """
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation so far."""
+    user_id: str
+    """Whose memory the thread reads and writes."""
+    session_id: str
+    """The conversation's id (the thread)."""
+    event_time: str
+    """ISO time the newest message was said (defaults to now)."""
+    turns: list[dict[str, Any]]
+    """The new turn(s) of this step, as `Turn` dicts."""
+    extraction: dict[str, Any]
+    """Candidates and counts from the extract node."""
+    ingest: dict[str, Any]
+    """Counts from the consolidate node."""
+    retrieved: list[dict[str, Any]]
+    """Retrieved memories: id, kind, content, score, event time."""
+    profile: str
+    """The compiled, token-budgeted profile given to the responder."""
+    profile_tokens: int
+    """Tokens of ``profile``."""

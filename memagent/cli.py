@@ -1,0 +1,351 @@
+"""The `memagent` command: demo, chat, replay, profile, memories, forget, export, import."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time as dtime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from memagent.config import MemoryConfig
+from memagent.errors import InputError, MemAgentError, UnknownUserError
+from memagent.memory import IngestReport, Memory
+from memagent.types import MemoryKind, MemoryRecord, Turn
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Long-term, personalized memory for LLM assistants.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")]
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Store URL instead of DATA_DIR/chroma: memory://, http://HOST:PORT")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="LangChain chat model, e.g. openai:gpt-4o-mini (default: none)")
+]
+ExtractionOpt = Annotated[str, typer.Option("--extraction", help="rules (offline), llm (needs --model) or none")]
+
+
+def _chat_model(model: str | None) -> Any:
+    if model is None:
+        return None
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise MemAgentError("plugging a model needs the llm extra: pip install 'memagent[llm]'") from exc
+    return init_chat_model(model)
+
+
+def _open_memory(data_dir: Path, store: str | None, model: str | None = None, extraction: str = "rules") -> Memory:
+    if extraction not in ("rules", "llm", "none"):
+        raise InputError(f"unknown extraction {extraction!r}: use rules, llm or none", field="--extraction")
+    config = MemoryConfig(extraction=extraction)  # type: ignore[arg-type]
+    location = store or str(data_dir / "chroma")
+    return Memory.open(location, config=config, chat_model=_chat_model(model))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn memagent errors into a one-line message and exit code 1."""
+    try:
+        yield
+    except MemAgentError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _parse_when(value: str | None, *, field: str) -> datetime | None:
+    """A date means the end of that day ("as of March 10" includes March 10)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"not an ISO date or datetime: {value!r}", field=field) from None
+    if len(value) <= 10:
+        parsed = datetime.combine(parsed.date(), dtime(23, 59, 59))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _require_user(memory: Memory, user_id: str) -> None:
+    if user_id not in memory.users():
+        known = ", ".join(memory.users()[:10]) or "none"
+        raise UnknownUserError(f"unknown user {user_id!r} (known users: {known})", field="user")
+
+
+def _memory_table(records: list[MemoryRecord], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in ("id", "kind", "content", "slot", "event time", "valid", "turns"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        until = r.valid_until.date().isoformat() if r.valid_until else "now"
+        table.add_row(
+            r.id[:8],
+            r.kind.value,
+            r.content,
+            r.slot or "",
+            r.event_time.date().isoformat(),
+            f"{r.valid_from.date().isoformat()} → {until}",
+            ", ".join(r.source_turn_ids),
+        )
+    return table
+
+
+def _print_report(report: IngestReport, elapsed: float) -> None:
+    ex = report.extraction
+    rate = report.turns_new / elapsed if elapsed > 0 else 0.0
+    console.print(
+        f"turns stored: {report.turns_new}, already stored: {report.turns_known}, "
+        f"memories added: {report.added}, superseded: {report.superseded}, merged: {report.merged}, "
+        f"non-personal turns skipped by extraction: {ex.turns_skipped}"
+    )
+    if ex.llm_calls or ex.failures:
+        console.print(
+            f"LLM calls: {ex.llm_calls}, invalid outputs: {ex.failures}, repaired: {ex.repairs}, "
+            f"fell back to rules: {ex.fallbacks}"
+        )
+    console.print(f"{report.turns_new} turns in {elapsed:.1f}s ({rate:.1f} turns/s)")
+
+
+def replay_file(memory: Memory, path: Path, *, batch_size: int = 64, skip_invalid: bool = False) -> IngestReport:
+    """Replay a JSONL history into ``memory`` with a progress bar; earlier lines stay stored on a bad line."""
+    from memagent.replay.jsonl import ReadReport, read_turns
+
+    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    report = IngestReport()
+    read = ReadReport()
+    batch: list[Turn] = []
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
+        task = progress.add_task("replay", total=total)
+
+        def flush() -> None:
+            if batch:
+                report.merge(memory.remember(batch))
+                progress.advance(task, len(batch))
+                batch.clear()
+
+        try:
+            for turn in read_turns(path, errors="skip" if skip_invalid else "raise", report=read):
+                if batch and (len(batch) >= batch_size or batch[-1].session_id != turn.session_id):
+                    flush()
+                batch.append(turn)
+        finally:
+            flush()
+    for error in read.errors:
+        err_console.print(f"[yellow]skipped:[/] {error}")
+    if read.errors:
+        err_console.print(f"[yellow]{len(read.errors)} invalid line(s) skipped[/]")
+    return report
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL history, one turn a line")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    model: ModelOpt = None,
+    extraction: ExtractionOpt = "rules",
+    batch_size: Annotated[int, typer.Option(min=1, help="Turns per write batch")] = 64,
+    skip_invalid: Annotated[bool, typer.Option(help="Count and skip bad lines instead of stopping")] = False,
+) -> None:
+    """Replay a recorded history (idempotent by turn id: re-running stores nothing twice)."""
+    with _errors():
+        memory = _open_memory(data_dir, store, model, extraction)
+        start = time.perf_counter()
+        report = replay_file(memory, file, batch_size=batch_size, skip_invalid=skip_invalid)
+        _print_report(report, time.perf_counter() - start)
+
+
+@app.command()
+def memories(
+    user: Annotated[str, typer.Argument(help="User id")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Show what held on this date (ISO)")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Search instead of listing")] = None,
+    kind: Annotated[list[MemoryKind] | None, typer.Option(help="Only this kind (repeatable)")] = None,
+    history: Annotated[bool, typer.Option(help="Include superseded records")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines")] = False,
+) -> None:
+    """List or search a user's memories, now or as of a date."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        _require_user(memory, user)
+        when = _parse_when(as_of, field="--as-of")
+        if query:
+            hits = memory.recall(user, query, kinds=kind, as_of=when, include_history=history)
+            records = [h.record for h in hits]
+        else:
+            records = memory.memories(user, as_of=when, kinds=kind or None, include_history=history)
+            if kind is None:
+                records = [r for r in records if r.kind != MemoryKind.TURN]
+        if as_json:
+            for record in records:
+                typer.echo(record.model_dump_json())
+            return
+        title = f"memories of {user}" + (f" as of {as_of}" if as_of else "") + (f" for {query!r}" if query else "")
+        console.print(_memory_table(records, title))
+
+
+@app.command()
+def profile(
+    user: Annotated[str, typer.Argument(help="User id")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Compile for this message")] = None,
+    budget: Annotated[int, typer.Option(min=16, help="Hard token budget")] = 512,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Profile as of this date (ISO)")] = None,
+) -> None:
+    """Print the token-budgeted profile of a user."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        _require_user(memory, user)
+        compiled = memory.profile(user, query, budget=budget, as_of=_parse_when(as_of, field="--as-of"))
+        console.print(compiled.text, markup=False, highlight=False)
+        console.print(f"[dim]{compiled.tokens}/{budget} tokens, {len(compiled.lines)} lines, {compiled.dropped} dropped[/]")
+
+
+@app.command()
+def forget(
+    user: Annotated[str, typer.Argument(help="User id")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete everything stored for a user: memories, turns and conversation threads."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        _require_user(memory, user)
+        if not yes and not typer.confirm(f"Delete everything stored for {user!r}?"):
+            raise typer.Exit(1)
+        from memagent.agents import MemoryAgent, sqlite_checkpointer
+
+        agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite"))
+        removed = agent.forget(user)
+        console.print(f"forgot {user}: {removed} records removed")
+
+
+@app.command("export")
+def export_cmd(
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout)")] = None,
+) -> None:
+    """Export memories (history and raw turns included) as JSONL."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        if user:
+            _require_user(memory, user)
+        lines = (record.model_dump_json() for record in memory.export(user))
+        if output is None:
+            for line in lines:
+                typer.echo(line)
+            return
+        count = 0
+        with output.open("w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+                count += 1
+        console.print(f"exported {count} records to {output}")
+
+
+def read_records(path: Path) -> Iterator[MemoryRecord]:
+    """Records of an export file; a bad line raises `InputError` naming file, line and field."""
+    from pydantic import ValidationError
+
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"malformed JSON: {exc.msg}", source=str(path), line=number) from None
+            try:
+                yield MemoryRecord.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or None
+                raise InputError(first["msg"], source=str(path), line=number, field=where) from None
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL written by `memagent export`")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+) -> None:
+    """Import an export file (records keep their ids, so importing twice stores nothing twice)."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        batch: list[MemoryRecord] = []
+        count = 0
+        try:
+            for record in read_records(file):
+                batch.append(record)
+                if len(batch) >= 256:
+                    count += memory.import_records(batch)
+                    batch.clear()
+        finally:
+            count += memory.import_records(batch)
+            console.print(f"imported {count} records")
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option("--user", "-u", help="Who is talking")] = "me",
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Conversation id (default: new)")] = None,
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    model: ModelOpt = None,
+    extraction: ExtractionOpt = "rules",
+) -> None:
+    """Talk to the memory agent (empty line or Ctrl-D to quit)."""
+    from memagent.agents import MemoryAgent, sqlite_checkpointer
+
+    with _errors():
+        memory = _open_memory(data_dir, store, model, extraction)
+        agent = MemoryAgent(
+            memory, _chat_model(model), checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite")
+        )
+        session_id = session or datetime.now(UTC).strftime("chat-%Y%m%d-%H%M%S")
+        console.print(f"[dim]user {user}, session {session_id}; empty line to quit[/]")
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                break
+            if not text:
+                break
+            reply = agent.chat(user, session_id, text)
+            console.print(f"[bold]agent>[/] {reply.text}", markup=True, highlight=False)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", "-d", help="Keep the demo memory here (default: a temp dir)")
+    ] = None,
+    budget: Annotated[int, typer.Option(min=16, help="Token budget of the profile shown")] = 160,
+) -> None:
+    """Replay a bundled sample history and show what the agent remembers (offline)."""
+    from memagent._demo import run_demo
+
+    with _errors():
+        run_demo(console, data_dir=data_dir, budget=budget)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

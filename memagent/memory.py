@@ -1,0 +1,346 @@
+"""`Memory`: the library without the graph — `remember`, `recall`, `profile`, `memories`, `forget`.
+
+The pipeline for new turns: skip turns already stored (idempotent by turn id) -> extract per session ->
+consolidate (supersede, don't delete) -> write memories -> write the raw turns last (they are the replay
+ledger, so a crash before that point is repaired by running the same input again).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from memagent.config import MemoryConfig
+import numpy as np
+
+from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
+from memagent.errors import ConfigError
+from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
+from memagent.profile import ProfileSection, compile_profile
+from memagent.retrieval import retrieve
+from memagent.types import (
+    MemoryKind,
+    MemoryRecord,
+    Profile,
+    RecordFilter,
+    ScoredRecord,
+    Turn,
+    as_utc,
+    stable_id,
+)
+
+__all__ = ["IngestReport", "Memory", "turn_record_id"]
+
+_PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
+_EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
+
+
+def turn_record_id(user_id: str, turn_id: str) -> str:
+    """Id of the raw-turn record of ``turn_id`` (the replay ledger entry)."""
+    return stable_id(user_id, "turn", turn_id)
+
+
+def turn_record(turn: Turn, *, now: datetime) -> MemoryRecord:
+    """The raw-turn record of ``turn``: episodic memory, speaker kept in the indexed text."""
+    return MemoryRecord(
+        id=turn_record_id(turn.user_id, turn.turn_id),
+        user_id=turn.user_id,
+        kind=MemoryKind.TURN,
+        content=f"{turn.speaker_label}: {turn.text}",
+        source_turn_ids=[turn.turn_id],
+        session_id=turn.session_id,
+        event_time=turn.event_time,
+        record_time=now,
+        valid_from=turn.event_time,
+        extractor="raw",
+        attributes={"role": turn.role.value, "speaker": turn.speaker or "", "turn_id": turn.turn_id},
+    )
+
+
+@dataclass
+class IngestReport:
+    """What one `Memory.remember` call did; partial failures are counted here, never swallowed."""
+
+    turns_new: int = 0
+    """Turns stored for the first time."""
+    turns_known: int = 0
+    """Turns skipped because they were already stored (replays)."""
+    added: int = 0
+    superseded: int = 0
+    merged: int = 0
+    extraction: ExtractionResult = field(default_factory=ExtractionResult)
+    """Extractor counts: turns skipped as non-personal, LLM calls, failures, repairs, fallbacks."""
+
+    def merge(self, other: IngestReport) -> None:
+        """Add ``other``'s counts."""
+        self.turns_new += other.turns_new
+        self.turns_known += other.turns_known
+        self.added += other.added
+        self.superseded += other.superseded
+        self.merged += other.merged
+        self.extraction.merge(other.extraction)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Memory:
+    """Long-term memory for many users over one store.
+
+    Args:
+        store: Where records live (`memagent.stores.ChromaStore`, `InProcessStore`, or your own).
+        embedder: Turns texts into vectors (`SentenceTransformerEmbedder` by default in `Memory.open`).
+        counter: Counts profile tokens (`TiktokenCounter` by default).
+        extractor: Finds memories in turns; None picks one from ``config.extraction``.
+        config: Every switch of the pipeline.
+        chat_model: A LangChain chat model, needed only when ``config.extraction == "llm"``.
+        clock: Source of record time (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        *,
+        counter: TokenCounter | None = None,
+        extractor: Extractor | None = None,
+        config: MemoryConfig | None = None,
+        chat_model: Any = None,
+        clock: Callable[[], datetime] = _now,
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.config = config or MemoryConfig()
+        if counter is None:
+            from memagent.tokens import TiktokenCounter
+
+            counter = TiktokenCounter()
+        self.counter = counter
+        self.extractor = extractor if extractor is not None else _default_extractor(self.config, chat_model)
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        location: str | Path = ".memagent",
+        *,
+        embedder: Embedder | None = None,
+        **kwargs: Any,
+    ) -> Memory:
+        """Open a memory at a directory (persistent Chroma) or a store URL (see `memagent.stores.open_store`)."""
+        from memagent.embeddings import SentenceTransformerEmbedder
+        from memagent.stores import open_store
+
+        return cls(open_store(str(location)), embedder or SentenceTransformerEmbedder(), **kwargs)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    # ----------------------------------------------------------------------------------------------- write
+    def remember(self, turns: Iterable[Turn]) -> IngestReport:
+        """Store ``turns`` and the memories extracted from them. Turns already stored are skipped."""
+        report = IngestReport()
+        by_user: dict[str, list[Turn]] = defaultdict(list)
+        for turn in turns:
+            by_user[turn.user_id].append(turn)
+        for user_id, user_turns in by_user.items():
+            report.merge(self._remember_user(user_id, user_turns))
+        return report
+
+    def _remember_user(self, user_id: str, turns: list[Turn]) -> IngestReport:
+        fresh = self.new_turns(user_id, turns)
+        report = self.commit(user_id, fresh, self.extract(fresh))
+        report.turns_known = len(turns) - len(fresh)
+        return report
+
+    def new_turns(self, user_id: str, turns: Sequence[Turn]) -> list[Turn]:
+        """The turns of ``user_id`` not stored yet (first occurrence of each turn id, in order)."""
+        unique = list({t.turn_id: t for t in turns}.values())
+        known = {r.id for r in self.store.get(user_id, [turn_record_id(user_id, t.turn_id) for t in unique])}
+        return [t for t in unique if turn_record_id(user_id, t.turn_id) not in known]
+
+    def extract(self, turns: Sequence[Turn]) -> ExtractionResult:
+        """Run the configured extractor session by session (nothing is stored)."""
+        result = ExtractionResult()
+        if self.config.extraction == "none":
+            result.turns_seen = result.turns_skipped = len(turns)
+            return result
+        by_session: dict[str, list[Turn]] = defaultdict(list)
+        for turn in turns:
+            by_session[turn.session_id].append(turn)
+        for session_turns in by_session.values():
+            session_turns.sort(key=lambda t: t.event_time)
+            result.merge(self.extractor.extract(session_turns))
+        return result
+
+    def commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
+        """Consolidate ``extraction`` into the store, then record ``turns`` (the ledger) last."""
+        report = IngestReport(extraction=extraction)
+        self._store_candidates(user_id, report)
+        if turns:
+            now = self._clock()
+            records = [turn_record(t, now=now) for t in turns]
+            self.store.put(records, self.embedder.embed([r.content for r in records]))
+        report.turns_new = len(turns)
+        return report
+
+    def _store_candidates(self, user_id: str, report: IngestReport) -> None:
+        candidates = sorted(report.extraction.candidates, key=lambda c: c.event_time)
+        if not candidates:
+            return
+        now = self._clock()
+        vectors = self.embedder.embed([c.content for c in candidates])
+        working = WorkingSet()
+        for record in self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS)):
+            working.add(record)
+        stats = ConsolidationStats()
+        for candidate, vector in zip(candidates, vectors, strict=True):
+            hits: list[tuple[MemoryRecord, float]] = []
+            if self.config.consolidation and candidate.slot is None:
+                hits = self.store.search(user_id, vector, 3, RecordFilter(kinds=(candidate.kind,)))
+            exact = self.store.get(user_id, [record_from_candidate(user_id, candidate, now=now).id])
+            for record in exact:
+                working.add(record)
+            stats.merge(
+                consolidate(
+                    candidate,
+                    vector,
+                    working,
+                    user_id=user_id,
+                    now=now,
+                    dedupe_threshold=self.config.dedupe_threshold,
+                    hits=hits,
+                    enabled=self.config.consolidation,
+                )
+            )
+        dirty = [working.records[i] for i in sorted(working.dirty)]
+        missing = [r for r in dirty if r.id not in working.vectors]
+        if missing:
+            for record, vector in zip(missing, self.embedder.embed([r.content for r in missing]), strict=True):
+                working.vectors[record.id] = np.asarray(vector, dtype=np.float32)
+        self.store.put(dirty, [working.vectors[r.id].tolist() for r in dirty])
+        report.added += stats.added
+        report.superseded += stats.superseded
+        report.merged += stats.merged
+
+    def import_records(self, records: Sequence[MemoryRecord]) -> int:
+        """Store exported records as they are (ids, validity and provenance kept); returns the count."""
+        if not records:
+            return 0
+        self.store.put(records, self.embedder.embed([r.content for r in records]))
+        return len(records)
+
+    # ------------------------------------------------------------------------------------------------ read
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int | None = None,
+        kinds: Sequence[MemoryKind] | None = None,
+        as_of: datetime | None = None,
+        include_history: bool = False,
+    ) -> list[ScoredRecord]:
+        """The memories of ``user_id`` most relevant to ``query``, best first.
+
+        Only current records unless ``include_history``; ``as_of`` gives the view at that event time.
+        """
+        flt = RecordFilter(
+            kinds=tuple(kinds) if kinds else None,
+            current_only=not include_history,
+            as_of=as_utc(as_of) if as_of else None,
+        )
+        vector = self.embedder.embed([query])[0] if query.strip() else None
+        return retrieve(
+            self.store,
+            user_id,
+            query,
+            vector,
+            config=self.config.retrieval,
+            top_k=k or self.config.top_k,
+            filter=flt,
+            now=as_utc(as_of) if as_of else self._clock(),
+        )
+
+    def memories(
+        self,
+        user_id: str,
+        *,
+        as_of: datetime | None = None,
+        kinds: Sequence[MemoryKind] | None = _EXTRACTED_KINDS,
+        include_history: bool = False,
+    ) -> list[MemoryRecord]:
+        """Listing of stored memories: current ones, all history, or the view at event time ``as_of``."""
+        flt = RecordFilter(
+            kinds=tuple(kinds) if kinds else None,
+            current_only=not include_history,
+            as_of=as_utc(as_of) if as_of else None,
+        )
+        return self.store.list(user_id, flt)
+
+    def history(self, user_id: str, slot: str) -> list[MemoryRecord]:
+        """Every value a slot has held, oldest first, linked by ``supersedes``/``superseded_by``."""
+        records = self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False))
+        return sorted((r for r in records if r.slot == slot), key=lambda r: (r.valid_from, r.id))
+
+    def profile(
+        self, user_id: str, query: str | None = None, *, budget: int | None = None, as_of: datetime | None = None
+    ) -> Profile:
+        """Compile the user's profile for ``query`` under a hard token ``budget``."""
+        budget = budget or self.config.budget
+        when = as_utc(as_of) if as_of else None
+        flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
+        stable = self.store.list(user_id, flt)
+        if query and query.strip() and stable:
+            vector = self.embedder.embed([query])[0]
+            ranked = [r for r, _ in self.store.search(user_id, vector, len(stable), flt)]
+            seen = {r.id for r in ranked}
+            ranked += [r for r in stable if r.id not in seen]
+        else:
+            ranked = sorted(stable, key=lambda r: (-r.confidence, -r.event_time.timestamp(), r.id))
+        preferences = [r for r in ranked if r.kind == MemoryKind.PREFERENCE]
+        facts = [r for r in ranked if r.kind == MemoryKind.FACT]
+        events = self.store.list(user_id, RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when))
+        events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
+        sections = [
+            ProfileSection(name="preferences", title="Preferences", records=preferences),
+            ProfileSection(name="facts", title="About the user", records=facts),
+        ]
+        if query and query.strip():
+            relevant = [s.record for s in self.recall(user_id, query, as_of=when)]
+            sections.append(ProfileSection(name="relevant", title="Relevant memories", records=relevant))
+        sections.append(ProfileSection(name="events", title="Recent events", records=events))
+        return compile_profile(user_id, query, sections, budget, self.counter)
+
+    def users(self) -> list[str]:
+        """Every user with something stored."""
+        return self.store.users()
+
+    def export(self, user_id: str | None = None) -> Iterator[MemoryRecord]:
+        """Every record (history and raw turns included) of one user, or of all users."""
+        for user in [user_id] if user_id else self.store.users():
+            yield from self.store.list(user, RecordFilter(current_only=False))
+
+    # ---------------------------------------------------------------------------------------------- delete
+    def forget(self, user_id: str) -> int:
+        """Delete everything stored for ``user_id``; returns the number of records removed."""
+        return self.store.delete_user(user_id)
+
+
+def _default_extractor(config: MemoryConfig, chat_model: Any) -> Extractor:
+    from memagent.extraction import RuleExtractor
+
+    if config.extraction == "llm":
+        if chat_model is None:
+            raise ConfigError("extraction='llm' needs a chat model: pass chat_model=init_chat_model('provider:model')")
+        from memagent.extraction import LLMExtractor
+
+        return LLMExtractor(chat_model, batch_turns=config.llm_batch_turns)
+    return RuleExtractor()
+
