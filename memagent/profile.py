@@ -1,0 +1,254 @@
+"""The profile compiler: ranked memories in, a token-budgeted, provenance-tagged profile out.
+
+Pure and deterministic: the same sections, budget and counter give the same text byte for byte. The
+budget is a hard limit on the *rendered text as a whole*: tokenisers are not additive across joins, so
+every packing decision re-counts the full text it would produce, and the text returned is exactly the
+last text that was counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memagent.interfaces import TokenCounter
+from memagent.types import MemoryKind, MemoryRecord, Profile, ProfileLine
+
+__all__ = [
+    "ID_PREFIX",
+    "SECTION_ORDER",
+    "SECTION_TITLES",
+    "TURN_MAX_TOKENS",
+    "ProfileSection",
+    "compile_profile",
+    "pack_to_budget",
+    "render_record",
+]
+
+SECTION_ORDER: tuple[str, ...] = ("preferences", "facts", "events", "relevant")
+"""Render order of the known sections (others follow, in the order given)."""
+SECTION_TITLES: dict[str, str] = {
+    "preferences": "Preferences",
+    "facts": "Facts",
+    "events": "Events",
+    "relevant": "Relevant to this question",
+}
+"""Default titles of the known sections."""
+ID_PREFIX = 6
+"""Characters of a record id shown in a provenance tag."""
+TURN_MAX_TOKENS = 32
+"""Longest quote of a raw turn, in tokens of the profile's counter."""
+_ELLIPSIS = "…"
+
+
+class ProfileSection(BaseModel):
+    """One section of a profile: records already ranked by the caller, best first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    """"preferences", "facts", "events" or "relevant" (other names render after these)."""
+    title: str | None = None
+    """Heading line; None uses `SECTION_TITLES` (or the capitalised name)."""
+    records: list[MemoryRecord] = Field(default_factory=list)
+    """Candidates, best first."""
+    limit: int | None = Field(default=None, ge=0)
+    """Most lines this section may place (None: as many as fit)."""
+
+    @property
+    def heading(self) -> str:
+        """The title line as rendered."""
+        return f"{self.title or SECTION_TITLES.get(self.name) or self.name.capitalize()}:"
+
+
+def _greedy_fit(
+    count: int, render: Callable[[list[int]], str], budget: int, counter: TokenCounter
+) -> tuple[list[int], str]:
+    """Accept items ``0..count-1`` in order when the text rendered with them still fits ``budget``.
+
+    Returns the accepted indices and their rendered text, which was itself counted and fits.
+    """
+    if budget < 0:
+        raise ValueError("budget must be non-negative")
+    chosen: list[int] = []
+    text = render(chosen)
+    if counter.count(text) > budget:
+        raise ValueError("the empty rendering already exceeds the budget")
+    for index in range(count):
+        trial_text = render([*chosen, index])
+        if counter.count(trial_text) <= budget:
+            chosen.append(index)
+            text = trial_text
+    return chosen, text
+
+
+def pack_to_budget(
+    lines: Sequence[str], budget: int, counter: TokenCounter, *, separator: str = "\n"
+) -> list[int]:
+    """Indices of the lines to keep, in rank order, so that their join counts at most ``budget`` tokens.
+
+    Greedy in rank order: a line that does not fit is skipped and later (shorter) lines are still tried.
+    Each decision counts the whole joined text, so the result is exact for non-additive tokenisers, and
+    packing the kept lines again keeps them all (idempotent).
+
+    Args:
+        lines: Candidate lines, best first.
+        budget: Most tokens the joined text may count.
+        counter: Token counter of the responding model.
+        separator: What the lines are joined with.
+
+    Returns:
+        Increasing indices into ``lines``.
+    """
+    chosen, _ = _greedy_fit(
+        len(lines), lambda picked: separator.join(lines[i] for i in picked), budget, counter
+    )
+    return chosen
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _longest_fit(pieces: Sequence[str], joiner: str, max_tokens: int, counter: TokenCounter) -> int:
+    """The largest n such that ``joiner.join(pieces[:n]) + "…"`` counts at most ``max_tokens``."""
+    low, high = 0, len(pieces)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if counter.count(joiner.join(pieces[:middle]) + _ELLIPSIS) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _truncate(text: str, max_tokens: int, counter: TokenCounter) -> str:
+    """``text`` cut so it counts at most ``max_tokens``, with an ellipsis if cut.
+
+    Cuts at a word boundary, or inside the first word when even that one is too long.
+    """
+    if counter.count(text) <= max_tokens:
+        return text
+    words = text.split(" ")
+    n_words = _longest_fit(words, " ", max_tokens, counter)
+    if n_words:
+        return " ".join(words[:n_words]) + _ELLIPSIS
+    return words[0][: _longest_fit(words[0], "", max_tokens, counter)] + _ELLIPSIS
+
+
+def _day(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def render_record(
+    record: MemoryRecord, counter: TokenCounter, *, turn_max_tokens: int = TURN_MAX_TOKENS
+) -> str:
+    """One profile line for ``record``, ending in its provenance tag ``[m:<id prefix>]``.
+
+    Preferences and facts show since when they hold (and until when, if superseded); events lead with
+    their event date; raw turns lead with their date and quote the turn, cut to ``turn_max_tokens``.
+    """
+    tag = f"[m:{record.id[:ID_PREFIX]}]"
+    content = _one_line(record.content)
+    if record.kind is MemoryKind.TURN:
+        return f"- ({_day(record.event_time)}) {_truncate(content, turn_max_tokens, counter)} {tag}"
+    if record.kind is MemoryKind.EVENT:
+        return f"- {_day(record.event_time)}: {content} {tag}"
+    if record.valid_until is not None:
+        return f"- {content} ({_day(record.valid_from)} to {_day(record.valid_until)}) {tag}"
+    return f"- {content} (since {_day(record.valid_from)}) {tag}"
+
+
+def compile_profile(
+    user_id: str,
+    query: str | None,
+    sections: Sequence[ProfileSection],
+    budget: int,
+    counter: TokenCounter,
+) -> Profile:
+    """Compile ranked sections into a profile whose text counts at most ``budget`` tokens.
+
+    Sections are filled in the order given (their priority), each record in its section's order, and
+    rendered in `SECTION_ORDER` with one title line per section that placed at least one line (titles
+    count against the budget). A record is shown once, in the first section that places it (a later
+    section may still place a record an earlier one skipped for its ``limit``). A line that does not fit
+    is skipped, and later, shorter lines are still tried; ``dropped`` counts the distinct records that
+    were tried and never placed. If nothing fits the text is empty.
+
+    Args:
+        user_id: Whose profile it is.
+        query: The query it was compiled for, if any.
+        sections: Sections in priority order; names are expected to be unique.
+        budget: Hard limit on the tokens of the text.
+        counter: Token counter of the responding model.
+
+    Returns:
+        The profile; ``tokens == counter.count(text) <= budget``.
+    """
+    if budget < 0:
+        raise ValueError("budget must be non-negative")
+    render_rank = {name: i for i, name in enumerate(SECTION_ORDER)}
+    for position, section in enumerate(sections):
+        render_rank.setdefault(section.name, len(SECTION_ORDER) + position)
+
+    rendered: dict[str, str] = {}
+    candidates: list[tuple[int, MemoryRecord, str]] = []  # (section index, record, line), fill order
+    for s_index, section in enumerate(sections):
+        for record in section.records:
+            if record.id not in rendered:
+                rendered[record.id] = render_record(record, counter)
+            candidates.append((s_index, record, rendered[record.id]))
+
+    def render_order(picked: list[int]) -> list[int]:
+        return sorted(
+            picked, key=lambda i: (render_rank[sections[candidates[i][0]].name], candidates[i][0], i)
+        )
+
+    def render(picked: list[int]) -> str:
+        out: list[str] = []
+        previous = -1
+        for index in render_order(picked):
+            s_index, _, line = candidates[index]
+            if s_index != previous:
+                out.append(sections[s_index].heading)
+                previous = s_index
+            out.append(line)
+        return "\n".join(out)
+
+    placed_per_section = [0] * len(sections)
+    placed: set[str] = set()
+    failed: set[str] = set()
+    chosen: list[int] = []
+    text = ""
+    for index, (s_index, record, _) in enumerate(candidates):
+        limit = sections[s_index].limit
+        if record.id in placed or (limit is not None and placed_per_section[s_index] >= limit):
+            continue
+        trial = render([*chosen, index])
+        if counter.count(trial) <= budget:
+            chosen.append(index)
+            placed.add(record.id)
+            placed_per_section[s_index] += 1
+            text = trial
+        else:
+            failed.add(record.id)
+    dropped = len(failed - placed)
+
+    lines = [
+        ProfileLine(
+            section=sections[s_index].name,
+            text=line,
+            record_ids=[record.id],
+            turn_ids=list(record.source_turn_ids),
+            tokens=counter.count(line),
+        )
+        for s_index, record, line in (candidates[i] for i in render_order(chosen))
+    ]
+    tokens = counter.count(text)
+    if tokens > budget:  # unreachable: `text` is the last rendering that was counted within budget
+        raise AssertionError("profile exceeds its budget")
+    return Profile(
+        user_id=user_id, query=query, budget=budget, lines=lines, tokens=tokens, text=text, dropped=dropped
+    )

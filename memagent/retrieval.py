@@ -1,0 +1,307 @@
+"""Hybrid retrieval: dense similarity, BM25 and recency, fused by weighted reciprocal-rank fusion.
+
+Everything here is a pure function except `retrieve`, whose only I/O is two calls on the `MemoryStore`
+(`search` for dense candidates, `list` for the lexical corpus). Signals are fused by rank, not by raw
+value, so cosines, BM25 scores and decay values never need a common scale; a weight of 0 switches a
+signal off completely (it neither nominates candidates nor moves them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import bm25s
+from bm25s.stopwords import STOPWORDS_EN
+
+from memagent.config import RetrievalConfig
+from memagent.interfaces import MemoryStore
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, ScoredRecord, as_utc
+
+__all__ = [
+    "DENSE",
+    "FUSED",
+    "LEXICAL",
+    "RECENCY",
+    "bm25_scores",
+    "mmr",
+    "rank_fusion",
+    "recency_scores",
+    "retrieve",
+    "tokenize",
+]
+
+DENSE = "dense"
+"""Signal name of embedding cosine similarity."""
+LEXICAL = "bm25"
+"""Signal name of the BM25 score."""
+RECENCY = "recency"
+"""Signal name of the recency decay value."""
+FUSED = "fused"
+"""Key of the fused score in `ScoredRecord.signals`."""
+
+_WORD = re.compile(r"\w+")
+_STOPWORDS = frozenset(STOPWORDS_EN)
+_SECONDS_PER_DAY = 86_400.0
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word tokens of ``text`` with English stopwords removed."""
+    return [token for token in _WORD.findall(text.lower()) if token not in _STOPWORDS]
+
+
+def bm25_scores(
+    query: str, docs: Sequence[tuple[str, str]], *, k1: float = 1.5, b: float = 0.75
+) -> dict[str, float]:
+    """BM25 (Lucene variant, via ``bm25s``) of every document against ``query``.
+
+    Args:
+        query: Free text; each distinct non-stopword token counts once.
+        docs: ``(id, text)`` pairs; ids are expected to be unique (a repeated id keeps its last score).
+        k1: Term-frequency saturation.
+        b: Length normalisation.
+
+    Returns:
+        A score per document id (0.0 for documents sharing no term with the query). Empty corpora,
+        empty documents and queries without indexable words all give zeros, never an error.
+    """
+    scores = {doc_id: 0.0 for doc_id, _ in docs}
+    query_tokens = list(dict.fromkeys(tokenize(query)))
+    if not docs or not query_tokens:
+        return scores
+    corpus = [tokenize(text) for _, text in docs]
+    vocabulary = {token for tokens in corpus for token in tokens}
+    query_tokens = [token for token in query_tokens if token in vocabulary]
+    if not query_tokens:  # also covers a corpus of empty documents, which bm25s cannot index
+        return scores
+    index = bm25s.BM25(k1=k1, b=b)
+    index.index(corpus, show_progress=False)
+    values = index.get_scores(query_tokens)
+    for (doc_id, _), value in zip(docs, values, strict=True):
+        scores[doc_id] = float(value)
+    return scores
+
+
+def recency_scores(records: Sequence[MemoryRecord], now: datetime, half_life_days: float) -> dict[str, float]:
+    """Exponential decay of each record's event-time age: ``0.5 ** (age_days / half_life_days)``.
+
+    Args:
+        records: Records to score.
+        now: The reference time (naive is taken as UTC).
+        half_life_days: Age at which the score halves; must be positive.
+
+    Returns:
+        A value in ``[0, 1]`` per record id; events at or after ``now`` score 1.0.
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be positive")
+    now = as_utc(now)
+    scores: dict[str, float] = {}
+    for record in records:
+        age_days = (now - record.event_time).total_seconds() / _SECONDS_PER_DAY
+        scores[record.id] = 1.0 if age_days <= 0 else 0.5 ** (age_days / half_life_days)
+    return scores
+
+
+def rank_fusion(
+    rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float], k: int = 60
+) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion: ``score(d) = sum_s weights[s] / (k + rank_s(d))``, ranks from 1.
+
+    Args:
+        rankings: Per signal, ids best first (repeats are ignored: a repeated id keeps its first place).
+        weights: Per signal weight; a missing signal weighs 1.0, a weight of 0 switches it off.
+        k: Rank offset; larger values flatten the difference between top and lower ranks.
+
+    Returns:
+        The fused score of every id ranked by at least one signal with a positive weight.
+    """
+    ranks: dict[str, dict[str, int]] = {}
+    for signal, ranking in rankings.items():
+        ranks[signal] = {item: rank for rank, item in enumerate(dict.fromkeys(ranking), start=1)}
+    return _fuse_ranks(ranks, weights, k)
+
+
+def _fuse_ranks(
+    ranks: Mapping[str, Mapping[str, int]], weights: Mapping[str, float], k: int
+) -> dict[str, float]:
+    """`rank_fusion` over explicit ranks (tied items may share a rank)."""
+    if k < 0:
+        raise ValueError("k must be non-negative")
+    fused: dict[str, float] = {}
+    for signal in sorted(ranks):  # a fixed summation order: identical floats on every run
+        weight = weights.get(signal, 1.0)
+        if weight < 0:
+            raise ValueError(f"weight of {signal!r} must be non-negative")
+        if weight == 0:
+            continue
+        for item, rank in sorted(ranks[signal].items(), key=lambda pair: (pair[1], pair[0])):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def _tied_ranks(values: Mapping[str, float]) -> dict[str, int]:
+    """Competition ranks (1, 1, 3, ...) of ids by descending value: equal values share a rank."""
+    ordered = sorted(values.items(), key=lambda pair: (-pair[1], pair[0]))
+    ranks: dict[str, int] = {}
+    for position, (item, value) in enumerate(ordered, start=1):
+        previous = ordered[position - 2] if position > 1 else None
+        ranks[item] = ranks[previous[0]] if previous is not None and previous[1] == value else position
+    return ranks
+
+
+def mmr(
+    ids: Sequence[str],
+    relevance: Mapping[str, float],
+    similarity: Callable[[str, str], float],
+    *,
+    k: int,
+    diversity: float = 0.3,
+) -> list[str]:
+    """Maximal-marginal-relevance re-rank: trade relevance against similarity to what is already picked.
+
+    Args:
+        ids: Candidates (ties in the objective go to the earlier one).
+        relevance: Relevance per id (missing ids count 0).
+        similarity: Similarity of two ids, e.g. cosine of their embeddings.
+        k: How many ids to pick.
+        diversity: 0 keeps pure relevance order, 1 only avoids redundancy.
+
+    Returns:
+        Up to ``k`` ids in pick order.
+    """
+    if not 0.0 <= diversity <= 1.0:
+        raise ValueError("diversity must be in [0, 1]")
+    remaining = list(dict.fromkeys(ids))
+    picked: list[str] = []
+    while remaining and len(picked) < k:
+        best, best_value = remaining[0], float("-inf")
+        for item in remaining:
+            redundancy = max((similarity(item, other) for other in picked), default=0.0)
+            value = (1.0 - diversity) * relevance.get(item, 0.0) - diversity * redundancy
+            if value > best_value:
+                best, best_value = item, value
+        picked.append(best)
+        remaining.remove(best)
+    return picked
+
+
+def _effective_filter(filter: RecordFilter | None, include_turns: bool) -> RecordFilter | None:
+    """The caller's filter (default: current records), minus TURN records unless they are included.
+
+    Returns None when nothing can pass (the caller asked only for turns while turns are excluded).
+    """
+    effective = filter if filter is not None else RecordFilter()
+    if include_turns:
+        return effective
+    kinds = effective.kinds if effective.kinds is not None else tuple(MemoryKind)
+    kinds = tuple(kind for kind in kinds if kind is not MemoryKind.TURN)
+    return effective.model_copy(update={"kinds": kinds}) if kinds else None
+
+
+def _recency_ranking(records: Mapping[str, MemoryRecord], recency: Mapping[str, float]) -> list[str]:
+    """Ids newest first (by decay value, then event time, then id)."""
+    return sorted(records, key=lambda rid: (-recency[rid], -records[rid].event_time.timestamp(), rid))
+
+
+def retrieve(
+    store: MemoryStore,
+    user_id: str,
+    query: str,
+    query_embedding: Sequence[float] | None,
+    *,
+    config: RetrievalConfig,
+    top_k: int,
+    filter: RecordFilter | None = None,
+    now: datetime,
+) -> list[ScoredRecord]:
+    """The ``top_k`` records of ``user_id`` for ``query``, fused from dense, BM25 and recency rankings.
+
+    Dense candidates are the store's ``candidate_pool`` nearest records; lexical candidates are the
+    ``candidate_pool`` best BM25 matches (score > 0) over the texts of ``store.list``; recency ranks the
+    union of both. A query without words (or with dense and lexical both switched off) falls back to the
+    most recent records. Each result's ``signals`` holds the signals computed for it (``dense`` cosine
+    only for dense candidates, ``bm25`` whenever the lexical signal is on, ``recency`` always) and the
+    ``fused`` score, which is also its ``score``. Ties are broken by id.
+
+    Args:
+        store: Where the records live; every call is scoped to ``user_id``.
+        user_id: Whose memory to search.
+        query: The user's question or message.
+        query_embedding: Embedding of ``query`` (None skips the dense signal).
+        config: Weights, candidate pool, RRF offset, recency half-life, whether turns are included.
+        top_k: How many records to return.
+        filter: Which records may be returned; None means current records of every kind.
+        now: Reference time of the recency signal.
+
+    Returns:
+        Scored records, best first.
+    """
+    if top_k <= 0:
+        return []
+    effective = _effective_filter(filter, config.include_turns)
+    if effective is None:
+        return []
+
+    def admissible(record: MemoryRecord) -> bool:  # belt and braces over the store's own scoping
+        return record.user_id == user_id and effective.matches(record)
+
+    pool = config.candidate_pool
+    has_words = _WORD.search(query) is not None
+    use_dense = has_words and config.dense_weight > 0 and query_embedding is not None
+    use_lexical = has_words and config.lexical_weight > 0
+
+    candidates: dict[str, MemoryRecord] = {}
+    signals: dict[str, dict[str, float]] = {}
+    ranks: dict[str, dict[str, int]] = {}
+
+    if not (use_dense or use_lexical):
+        listed = {r.id: r for r in store.list(user_id, effective) if admissible(r)}
+        recency = recency_scores(list(listed.values()), now, config.recency_half_life_days)
+        ranking = _recency_ranking(listed, recency)
+        fused = rank_fusion({RECENCY: ranking}, {RECENCY: 1.0}, config.rrf_k)
+        return [
+            ScoredRecord(
+                record=listed[rid], score=fused[rid], signals={RECENCY: recency[rid], FUSED: fused[rid]}
+            )
+            for rid in ranking[:top_k]
+        ]
+
+    if use_dense:
+        assert query_embedding is not None
+        cosines: dict[str, float] = {}
+        for record, cosine in store.search(user_id, query_embedding, pool, effective):
+            if admissible(record) and record.id not in cosines:
+                cosines[record.id] = float(cosine)
+                candidates[record.id] = record
+                signals[record.id] = {DENSE: float(cosine)}
+        ranks[DENSE] = _tied_ranks(cosines)
+
+    if use_lexical:
+        corpus = {r.id: r for r in store.list(user_id, effective) if admissible(r)}
+        lexical = bm25_scores(query, [(rid, record.content) for rid, record in corpus.items()])
+        matched = sorted((rid for rid, v in lexical.items() if v > 0), key=lambda rid: (-lexical[rid], rid))
+        for rid in matched[:pool]:
+            candidates.setdefault(rid, corpus[rid])
+            signals.setdefault(rid, {})
+        for rid in candidates:
+            signals[rid][LEXICAL] = lexical.get(rid, 0.0)
+        ranks[LEXICAL] = _tied_ranks({rid: lexical[rid] for rid in matched[:pool]})
+
+    recency = recency_scores(list(candidates.values()), now, config.recency_half_life_days)
+    for rid, value in recency.items():
+        signals[rid][RECENCY] = value
+    ranks[RECENCY] = _tied_ranks(recency)
+
+    weights = {DENSE: config.dense_weight, LEXICAL: config.lexical_weight, RECENCY: config.recency_weight}
+    fused = _fuse_ranks(ranks, weights, config.rrf_k)
+    ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))
+    return [
+        ScoredRecord(
+            record=candidates[rid],
+            score=fused.get(rid, 0.0),
+            signals={**signals[rid], FUSED: fused.get(rid, 0.0)},
+        )
+        for rid in ordered[:top_k]
+    ]

@@ -1,0 +1,359 @@
+"""Tests of `memagent.retrieval`: fusion math, signal switches, BM25, recency, filters and user scoping."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from memagent.config import RetrievalConfig
+from memagent.interfaces import MemoryStore
+from memagent.retrieval import bm25_scores, mmr, rank_fusion, recency_scores, retrieve, tokenize
+from memagent.testing.fakes import FakeEmbedder
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def make_record(
+    rid: str,
+    content: str,
+    *,
+    user: str = "u1",
+    kind: MemoryKind = MemoryKind.FACT,
+    days_ago: float = 10.0,
+    valid_until: datetime | None = None,
+) -> MemoryRecord:
+    when = NOW - timedelta(days=days_ago)
+    return MemoryRecord(
+        id=rid,
+        user_id=user,
+        kind=kind,
+        content=content,
+        event_time=when,
+        record_time=when,
+        valid_from=when,
+        valid_until=valid_until,
+        source_turn_ids=[f"t-{rid}"],
+    )
+
+
+class ListStore(MemoryStore):
+    """A minimal reference store that records the filters it is called with."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], tuple[MemoryRecord, list[float]]] = {}
+        self.calls: list[tuple[str, str, RecordFilter | None]] = []
+
+    def put(self, records: Sequence[MemoryRecord], embeddings: Sequence[Sequence[float]]) -> None:
+        for record, embedding in zip(records, embeddings, strict=True):
+            self.rows[(record.user_id, record.id)] = (record, list(embedding))
+
+    def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        return [self.rows[(user_id, i)][0] for i in ids if (user_id, i) in self.rows]
+
+    def _matching(self, user_id: str, filter: RecordFilter | None) -> list[tuple[MemoryRecord, list[float]]]:
+        flt = filter or RecordFilter()
+        return [(r, e) for (u, _), (r, e) in self.rows.items() if u == user_id and flt.matches(r)]
+
+    def list(self, user_id: str, filter: RecordFilter | None = None) -> list[MemoryRecord]:
+        self.calls.append(("list", user_id, filter))
+        rows = self._matching(user_id, filter)
+        return sorted((r for r, _ in rows), key=lambda r: (r.event_time, r.id))
+
+    def search(
+        self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None
+    ) -> list[tuple[MemoryRecord, float]]:
+        self.calls.append(("search", user_id, filter))
+        norm = math.sqrt(sum(x * x for x in embedding)) or 1.0
+        scored = []
+        for record, vector in self._matching(user_id, filter):
+            vnorm = math.sqrt(sum(x * x for x in vector)) or 1.0
+            cosine = sum(a * b for a, b in zip(embedding, vector, strict=True)) / (norm * vnorm)
+            scored.append((record, cosine))
+        scored.sort(key=lambda pair: (-pair[1], pair[0].id))
+        return scored[:k]
+
+    def delete_user(self, user_id: str) -> int:
+        raise NotImplementedError
+
+    def users(self) -> list[str]:
+        return sorted({u for u, _ in self.rows})
+
+
+def embedded_store(
+    records: Sequence[MemoryRecord], embedder: FakeEmbedder | None = None, store: MemoryStore | None = None
+) -> ListStore:
+    embedder = embedder or FakeEmbedder()
+    store = store if store is not None else ListStore()
+    store.put(records, embedder.embed([r.content for r in records]))
+    return store  # type: ignore[return-value]
+
+
+def _in_process_store() -> MemoryStore:
+    stores = pytest.importorskip("memagent.stores")
+    return stores.InProcessStore()
+
+
+def ids(results) -> list[str]:
+    return [r.record.id for r in results]
+
+
+# --- rank_fusion ---------------------------------------------------------------------------------
+
+
+def test_rank_fusion_is_weighted_reciprocal_rank() -> None:
+    fused = rank_fusion({"a": ["x", "y"], "b": ["y", "z"]}, {"a": 1.0, "b": 2.0}, k=60)
+    assert fused == pytest.approx({"x": 1 / 61, "y": 1 / 62 + 2 / 61, "z": 2 / 62})
+
+
+def test_rank_fusion_zero_weight_switches_a_signal_off() -> None:
+    rankings = {"a": ["x", "y"], "b": ["z", "x"]}
+    fused = rank_fusion(rankings, {"a": 1.0, "b": 0.0}, k=10)
+    assert fused == pytest.approx({"x": 1 / 11, "y": 1 / 12})
+    assert "z" not in fused  # an off signal does not even nominate candidates
+    assert fused == rank_fusion({"a": ["x", "y"]}, {"a": 1.0}, k=10)
+
+
+def test_rank_fusion_defaults_duplicates_and_errors() -> None:
+    assert rank_fusion({"a": ["x", "x", "y"]}, {}, k=0) == pytest.approx({"x": 1.0, "y": 1 / 2})
+    assert rank_fusion({}, {}, k=60) == {}
+    with pytest.raises(ValueError):
+        rank_fusion({"a": ["x"]}, {"a": -1.0})
+    with pytest.raises(ValueError):
+        rank_fusion({"a": ["x"]}, {"a": 1.0}, k=-1)
+
+
+# --- recency and BM25 ----------------------------------------------------------------------------
+
+
+def test_recency_scores_decay_by_half_life() -> None:
+    records = [
+        make_record("old", "x", days_ago=60),
+        make_record("mid", "x", days_ago=30),
+        make_record("new", "x", days_ago=0),
+        make_record("future", "x", days_ago=-5),
+    ]
+    scores = recency_scores(records, NOW, half_life_days=30)
+    assert scores == pytest.approx({"old": 0.25, "mid": 0.5, "new": 1.0, "future": 1.0})
+    naive = recency_scores(records, NOW.replace(tzinfo=None), half_life_days=30)
+    assert naive == scores
+    with pytest.raises(ValueError):
+        recency_scores(records, NOW, half_life_days=0)
+
+
+def test_tokenize_lowercases_and_drops_stopwords() -> None:
+    assert tokenize("The Sushi in TOKYO, and a ramen!") == ["sushi", "tokyo", "ramen"]
+
+
+def test_bm25_scores_exact_words_and_idf() -> None:
+    docs = [
+        ("d1", "User loves sushi in Tokyo"),
+        ("d2", "User has a dog"),
+        ("d3", "User likes ramen in Tokyo"),
+    ]
+    scores = bm25_scores("sushi tokyo", docs)
+    assert set(scores) == {"d1", "d2", "d3"}
+    assert scores["d2"] == 0.0
+    assert scores["d1"] > scores["d3"] > 0.0  # d1 also matches the rarer "sushi"
+    assert bm25_scores("Sushi!!", docs)["d1"] == pytest.approx(bm25_scores("sushi sushi", docs)["d1"])
+
+
+@pytest.mark.parametrize(
+    ("query", "docs"),
+    [
+        ("sushi", []),
+        ("", [("d1", "sushi")]),
+        ("the and of", [("d1", "sushi")]),  # stopwords only
+        ("sushi", [("d1", ""), ("d2", "the a")]),  # nothing indexable
+        ("zebra", [("d1", "sushi")]),  # no shared term
+    ],
+)
+def test_bm25_scores_degenerate_inputs_give_zeros(query: str, docs: list[tuple[str, str]]) -> None:
+    assert bm25_scores(query, docs) == {doc_id: 0.0 for doc_id, _ in docs}
+
+
+def test_mmr_trades_relevance_for_diversity() -> None:
+    relevance = {"a": 1.0, "a2": 0.95, "b": 0.6}
+    same = {frozenset({"a", "a2"})}
+
+    def similarity(x: str, y: str) -> float:
+        return 1.0 if frozenset({x, y}) in same else 0.0
+
+    assert mmr(["a", "a2", "b"], relevance, similarity, k=2, diversity=0.0) == ["a", "a2"]
+    assert mmr(["a", "a2", "b"], relevance, similarity, k=2, diversity=0.5) == ["a", "b"]
+
+
+# --- retrieve ------------------------------------------------------------------------------------
+
+
+def _unit(i: int, dim: int = 4) -> list[float]:
+    return [1.0 if j == i else 0.0 for j in range(dim)]
+
+
+def _lexical_scenario() -> tuple[ListStore, list[float]]:
+    """Dense misses "zanzibar": its vector is orthogonal to the query, distractors are close."""
+    store = ListStore()
+    records = [
+        make_record("near1", "User enjoys travelling"),
+        make_record("near2", "User went on a holiday"),
+        make_record("near3", "User likes beaches"),
+        make_record("target", "User's honeymoon was in Zanzibar"),
+    ]
+    store.put(records, [[0.9, 0.1, 0, 0], [0.8, 0.2, 0, 0], [0.7, 0.3, 0, 0], _unit(3)])
+    return store, _unit(0)
+
+
+def test_bm25_finds_exact_word_matches_that_dense_misses() -> None:
+    store, query_vec = _lexical_scenario()
+    query = "Where was my honeymoon, Zanzibar?"
+    dense_only = RetrievalConfig(lexical_weight=0.0, recency_weight=0.0, candidate_pool=2)
+    hybrid = RetrievalConfig(recency_weight=0.0, candidate_pool=2)
+    kwargs = {"top_k": 3, "now": NOW}
+    assert "target" not in ids(retrieve(store, "u1", query, query_vec, config=dense_only, **kwargs))
+    results = retrieve(store, "u1", query, query_vec, config=hybrid, **kwargs)
+    by_id = {r.record.id: r for r in results}
+    assert "target" in by_id
+    assert by_id["target"].signals["bm25"] > 0
+    assert "dense" not in by_id["target"].signals  # not a dense candidate: its cosine is unknown
+    assert by_id["near1"].signals["dense"] == pytest.approx(store.search("u1", query_vec, 1)[0][1])
+    for result in results:
+        assert result.signals["fused"] == result.score
+
+
+def test_dense_weight_zero_leaves_only_lexical_candidates() -> None:
+    store, query_vec = _lexical_scenario()
+    config = RetrievalConfig(dense_weight=0.0)
+    results = retrieve(store, "u1", "zanzibar", query_vec, config=config, top_k=5, now=NOW)
+    assert ids(results) == ["target"]
+    assert set(results[0].signals) == {"bm25", "recency", "fused"}
+    assert not any(call[0] == "search" for call in store.calls)
+
+
+def test_fused_scores_follow_rank_fusion() -> None:
+    store, query_vec = _lexical_scenario()
+    config = RetrievalConfig(dense_weight=2.0, lexical_weight=0.5, recency_weight=0.0, rrf_k=5)
+    results = retrieve(store, "u1", "zanzibar", query_vec, config=config, top_k=4, now=NOW)
+    expected = {"near1": 2 / 6, "near2": 2 / 7, "near3": 2 / 8, "target": 2 / 9 + 0.5 / 6}
+    assert {r.record.id: r.score for r in results} == pytest.approx(expected)
+    assert ids(results) == sorted(expected, key=lambda i: -expected[i])
+
+
+def test_recency_breaks_content_ties_and_weight_zero_falls_back_to_id() -> None:
+    records = [
+        make_record("a-old", "User plays chess", days_ago=300),
+        make_record("b-new", "User plays chess", days_ago=1),
+    ]
+    store = embedded_store(records)
+    query_vec = FakeEmbedder().embed(["chess"])[0]
+    with_recency = retrieve(store, "u1", "chess", query_vec, config=RetrievalConfig(), top_k=2, now=NOW)
+    assert ids(with_recency) == ["b-new", "a-old"]
+    assert with_recency[0].signals["recency"] > with_recency[1].signals["recency"]
+    no_recency = RetrievalConfig(recency_weight=0.0)
+    tied = retrieve(store, "u1", "chess", query_vec, config=no_recency, top_k=2, now=NOW)
+    assert tied[0].score == tied[1].score
+    assert ids(tied) == ["a-old", "b-new"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "?!"])
+def test_empty_query_ranks_by_recency(query: str) -> None:
+    records = [make_record(f"r{d}", f"memory {d}", days_ago=d) for d in (50, 5, 500, 20)]
+    store = embedded_store(records)
+    results = retrieve(store, "u1", query, [1.0] + [0.0] * 127, config=RetrievalConfig(), top_k=3, now=NOW)
+    assert ids(results) == ["r5", "r20", "r50"]
+    assert results[0].score > results[1].score > results[2].score
+    assert set(results[0].signals) == {"recency", "fused"}
+
+
+def test_turns_are_left_out_unless_included() -> None:
+    records = [
+        make_record("turn", "Alice: I adore sushi", kind=MemoryKind.TURN),
+        make_record("pref", "User likes sushi", kind=MemoryKind.PREFERENCE),
+    ]
+    store = embedded_store(records)
+    query_vec = FakeEmbedder().embed(["sushi"])[0]
+    with_turns = retrieve(store, "u1", "sushi", query_vec, config=RetrievalConfig(), top_k=5, now=NOW)
+    assert set(ids(with_turns)) == {"turn", "pref"}
+    no_turns = RetrievalConfig(include_turns=False)
+    assert ids(retrieve(store, "u1", "sushi", query_vec, config=no_turns, top_k=5, now=NOW)) == ["pref"]
+    for _, _, flt in store.calls[-2:]:
+        assert flt is not None and MemoryKind.TURN not in (flt.kinds or ())
+    only_turns = RecordFilter(kinds=(MemoryKind.TURN,))
+    store.calls.clear()
+    assert (
+        retrieve(store, "u1", "sushi", query_vec, config=no_turns, top_k=5, filter=only_turns, now=NOW) == []
+    )
+    assert store.calls == []
+
+
+def test_filters_pass_through_to_the_store() -> None:
+    old_until = NOW - timedelta(days=20)
+    records = [
+        make_record(
+            "old-diet", "User eats meat", kind=MemoryKind.PREFERENCE, days_ago=100, valid_until=old_until
+        ),
+        make_record("diet", "User is vegetarian, no meat", kind=MemoryKind.PREFERENCE, days_ago=20),
+        make_record("trip", "User visited a meat market", kind=MemoryKind.EVENT, days_ago=5),
+    ]
+    store = embedded_store(records)
+    query_vec = FakeEmbedder().embed(["meat"])[0]
+    config = RetrievalConfig()
+    current = retrieve(store, "u1", "meat", query_vec, config=config, top_k=5, now=NOW)
+    assert set(ids(current)) == {"diet", "trip"}  # default filter: current records only
+    prefs = RecordFilter(kinds=(MemoryKind.PREFERENCE,))
+    assert ids(retrieve(store, "u1", "meat", query_vec, config=config, top_k=5, filter=prefs, now=NOW)) == [
+        "diet"
+    ]
+    assert {call[2] for call in store.calls[-2:]} == {prefs}
+    history = RecordFilter(as_of=NOW - timedelta(days=50))
+    assert ids(retrieve(store, "u1", "meat", query_vec, config=config, top_k=5, filter=history, now=NOW)) == [
+        "old-diet"
+    ]
+
+
+@pytest.mark.parametrize("backend", ["list", "in-process"])
+def test_user_isolation_holds_via_the_store(backend: str) -> None:
+    records = [
+        make_record("mine", "User owns a red bicycle", user="u1"),
+        make_record("theirs", "User owns a red bicycle", user="u2"),
+    ]
+    store = embedded_store(records, store=ListStore() if backend == "list" else _in_process_store())
+    query_vec = FakeEmbedder().embed(["red bicycle"])[0]
+    for user, expected in (("u1", ["mine"]), ("u2", ["theirs"]), ("u3", [])):
+        results = retrieve(store, user, "red bicycle", query_vec, config=RetrievalConfig(), top_k=5, now=NOW)
+        assert ids(results) == expected
+        assert all(r.record.user_id == user for r in results)
+    if isinstance(store, ListStore):
+        assert {call[1] for call in store.calls} == {"u1", "u2", "u3"}
+
+
+def test_records_of_other_users_from_a_leaky_store_are_dropped() -> None:
+    class LeakyStore(ListStore):
+        def _matching(self, user_id, filter):  # ignores the user: a broken backend
+            return [(r, e) for (r, e) in self.rows.values() if (filter or RecordFilter()).matches(r)]
+
+    store = LeakyStore()
+    records = [make_record("mine", "bicycle", user="u1"), make_record("theirs", "bicycle", user="u2")]
+    store.put(records, FakeEmbedder().embed(["bicycle", "bicycle"]))
+    query_vec = FakeEmbedder().embed(["bicycle"])[0]
+    assert ids(retrieve(store, "u1", "bicycle", query_vec, config=RetrievalConfig(), top_k=5, now=NOW)) == [
+        "mine"
+    ]
+
+
+def test_retrieve_is_deterministic_and_respects_top_k() -> None:
+    embedder = FakeEmbedder()
+    records = [
+        make_record(f"r{i:02d}", f"User note number {i % 3} about cats", days_ago=i % 4) for i in range(30)
+    ]
+    store = embedded_store(records, embedder)
+    query_vec = embedder.embed(["note about cats"])[0]
+    config = RetrievalConfig(candidate_pool=10)
+    first = retrieve(store, "u1", "note about cats", query_vec, config=config, top_k=7, now=NOW)
+    second = retrieve(store, "u1", "note about cats", query_vec, config=config, top_k=7, now=NOW)
+    assert len(first) == 7
+    assert [r.model_dump() for r in first] == [r.model_dump() for r in second]
+    assert [r.score for r in first] == sorted((r.score for r in first), reverse=True)
+    assert retrieve(store, "u1", "cats", query_vec, config=config, top_k=0, now=NOW) == []
