@@ -1,0 +1,140 @@
+"""The JSON Lines history format: roundtrip, located errors, skip mode, laziness."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from memagent.errors import ConfigError, InputError
+from memagent.replay import ReadReport, read_turns, turn_to_json, write_turns
+from memagent.types import Role, Turn
+
+
+def _line(**overrides: object) -> str:
+    obj: dict[str, object] = {
+        "user_id": "u1",
+        "session_id": "s1",
+        "turn_id": "t1",
+        "role": "user",
+        "text": "I moved to Lyon.",
+        "timestamp": "2024-03-02T09:15:00",
+    }
+    obj.update(overrides)
+    return json.dumps({k: v for k, v in obj.items() if v is not ...})
+
+
+def _write(tmp_path: Path, *lines: str, name: str = "history.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_roundtrip(tmp_path: Path) -> None:
+    turns = [
+        Turn(
+            user_id="u1",
+            session_id="s1",
+            turn_id="a",
+            role=Role.USER,
+            text="Je suis végétarienne.",
+            event_time=datetime(2024, 3, 2, 9, 15, tzinfo=timezone(timedelta(hours=1))),
+            speaker="Alice",
+            metadata={"k": [1, 2]},
+        ),
+        Turn(
+            user_id="u1",
+            session_id="s1",
+            turn_id="b",
+            role=Role.ASSISTANT,
+            text="Noted.",
+            event_time=datetime(2024, 3, 2, 8, 16, tzinfo=UTC),
+        ),
+        Turn(
+            user_id="u2",
+            session_id="s9",
+            turn_id="c",
+            role=Role.SYSTEM,
+            text="",
+            event_time=datetime(2024, 1, 1),
+        ),
+    ]
+    path = tmp_path / "out.jsonl"
+    assert write_turns(path, turns) == 3
+    assert list(read_turns(path)) == turns
+    assert "speaker" not in turn_to_json(turns[1]) and "metadata" not in turn_to_json(turns[1])
+
+
+def test_dates_and_naive_timestamps_are_utc(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        _line(timestamp="2024-03-02"),
+        _line(turn_id="t2", timestamp="2024-03-02T10:00:00Z"),
+        _line(turn_id=7),
+    )
+    got = list(read_turns(path))
+    assert got[0].event_time == datetime(2024, 3, 2, tzinfo=UTC)
+    assert got[1].event_time == datetime(2024, 3, 2, 10, tzinfo=UTC)
+    assert got[2].turn_id == "7"
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "fragment"),
+    [
+        ("{not json", None, "malformed JSON"),
+        ("[1, 2]", None, "expected a JSON object"),
+        (_line(text=...), "text", "missing field"),
+        (_line(role="bot"), "role", "invalid role 'bot'"),
+        (_line(timestamp="yesterday"), "timestamp", "invalid datetime 'yesterday'"),
+        (_line(timestamp=12), "timestamp", "ISO 8601"),
+        (_line(user_id=""), "user_id", "non-empty"),
+        (_line(metadata=[1]), "metadata", "expected an object"),
+        (_line(extra=1), "extra", "unknown field"),
+    ],
+)
+def test_errors_name_file_line_and_field(tmp_path: Path, bad: str, field: str | None, fragment: str) -> None:
+    path = _write(tmp_path, _line(), "", bad)
+    with pytest.raises(InputError) as info:
+        list(read_turns(path))
+    err = info.value
+    assert err.source == str(path) and err.line == 3 and err.field == field
+    assert "history.jsonl:3" in str(err) and fragment in str(err)
+    if field:
+        assert f"field '{field}'" in str(err)
+
+
+def test_skip_mode_counts_and_collects(tmp_path: Path) -> None:
+    path = _write(tmp_path, _line(), "{oops", "", _line(turn_id="t2", role="robot"), _line(turn_id="t3"))
+    report = ReadReport()
+    turns = list(read_turns(path, errors="skip", report=report))
+    assert [t.turn_id for t in turns] == ["t1", "t3"]
+    assert report.lines_read == 5 and report.turns == 2 and report.skipped == 2
+    assert [e.line for e in report.errors] == [2, 4]
+    assert report.errors[1].field == "role"
+
+
+def test_reading_is_lazy(tmp_path: Path) -> None:
+    path = _write(tmp_path, _line(), _line(turn_id="t2"), _line(turn_id="t3", timestamp="nope"))
+    it = read_turns(path)
+    assert next(it).turn_id == "t1"
+    assert next(it).turn_id == "t2"
+    with pytest.raises(InputError) as info:
+        next(it)
+    assert info.value.line == 3
+
+
+def test_missing_file_and_bad_mode(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nope.jsonl"):
+        read_turns(tmp_path / "nope.jsonl")
+    with pytest.raises(ConfigError):
+        read_turns(_write(tmp_path, _line()), errors="ignore")  # type: ignore[arg-type]
+
+
+def test_invalid_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(_line().encode() + b"\n\xff\xfe\n")
+    with pytest.raises(InputError) as info:
+        list(read_turns(path))
+    assert info.value.line == 2
