@@ -24,7 +24,7 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Long-term, personalized memory for LLM assistants.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")]
 StoreOpt = Annotated[

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemorySto
 from memagent.profile import ProfileSection, compile_profile
 from memagent.retrieval import retrieve
 from memagent.types import (
+    Candidate,
     MemoryKind,
     MemoryRecord,
     Profile,
@@ -182,31 +183,37 @@ class Memory:
     def commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
         """Consolidate ``extraction`` into the store, then record ``turns`` (the ledger) last."""
         report = IngestReport(extraction=extraction)
-        self._store_candidates(user_id, report)
-        if turns:
-            now = self._clock()
-            records = [turn_record(t, now=now) for t in turns]
-            self.store.put(records, self.embedder.embed([r.content for r in records]))
+        now = self._clock()
+        ledger = [turn_record(t, now=now) for t in turns]
+        candidates = sorted(extraction.candidates, key=lambda c: c.event_time)
+        vectors = self.embedder.embed([c.content for c in candidates] + [r.content for r in ledger])
+        if candidates:
+            self._store_candidates(user_id, candidates, vectors[: len(candidates)], report, now=now)
+        if ledger:
+            self.store.put(ledger, vectors[len(candidates) :])
         report.turns_new = len(turns)
         return report
 
-    def _store_candidates(self, user_id: str, report: IngestReport) -> None:
-        candidates = sorted(report.extraction.candidates, key=lambda c: c.event_time)
-        if not candidates:
-            return
-        now = self._clock()
-        vectors = self.embedder.embed([c.content for c in candidates])
+    def _store_candidates(
+        self,
+        user_id: str,
+        candidates: Sequence[Candidate],
+        vectors: Sequence[Sequence[float]],
+        report: IngestReport,
+        *,
+        now: datetime,
+    ) -> None:
         working = WorkingSet()
         for record in self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS)):
+            working.add(record)
+        ids = [record_from_candidate(user_id, c, now=now).id for c in candidates]
+        for record in self.store.get(user_id, ids):  # already stored: a replay after a crash
             working.add(record)
         stats = ConsolidationStats()
         for candidate, vector in zip(candidates, vectors, strict=True):
             hits: list[tuple[MemoryRecord, float]] = []
             if self.config.consolidation and candidate.slot is None:
-                hits = self.store.search(user_id, vector, 3, RecordFilter(kinds=(candidate.kind,)))
-            exact = self.store.get(user_id, [record_from_candidate(user_id, candidate, now=now).id])
-            for record in exact:
-                working.add(record)
+                hits = self.store.search(user_id, vector, 3, _near_duplicate_filter(candidate))
             stats.merge(
                 consolidate(
                     candidate,
@@ -221,7 +228,7 @@ class Memory:
             )
         dirty = [working.records[i] for i in sorted(working.dirty)]
         missing = [r for r in dirty if r.id not in working.vectors]
-        if missing:
+        if missing:  # stored records whose validity or provenance changed: their vectors are not held
             for record, vector in zip(missing, self.embedder.embed([r.content for r in missing]), strict=True):
                 working.vectors[record.id] = np.asarray(vector, dtype=np.float32)
         self.store.put(dirty, [working.vectors[r.id].tolist() for r in dirty])
@@ -331,6 +338,14 @@ class Memory:
     def forget(self, user_id: str) -> int:
         """Delete everything stored for ``user_id``; returns the number of records removed."""
         return self.store.delete_user(user_id)
+
+
+def _near_duplicate_filter(candidate: Candidate) -> RecordFilter:
+    """Where a near duplicate of ``candidate`` can be: same kind, and for events the same day."""
+    if candidate.kind != MemoryKind.EVENT:
+        return RecordFilter(kinds=(candidate.kind,))
+    day = candidate.event_time.replace(hour=0, minute=0, second=0, microsecond=0)
+    return RecordFilter(kinds=(MemoryKind.EVENT,), since=day, until=day + timedelta(days=1))
 
 
 def _default_extractor(config: MemoryConfig, chat_model: Any) -> Extractor:

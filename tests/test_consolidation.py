@@ -12,15 +12,31 @@ NOW = datetime(2024, 1, 1, tzinfo=UTC)
 EMBED = FakeEmbedder()
 
 
-def cand(content: str, when: datetime, *, slot: str | None = None, value: str | None = None,
-         kind: MemoryKind = MemoryKind.PREFERENCE, turn: str = "t1") -> Candidate:
-    return Candidate(kind=kind, content=content, slot=slot, value=value, polarity=Polarity.POSITIVE,
-                     event_time=when, source_turn_ids=[turn], session_id="s")
+def cand(
+    content: str,
+    when: datetime,
+    *,
+    slot: str | None = None,
+    value: str | None = None,
+    kind: MemoryKind = MemoryKind.PREFERENCE,
+    turn: str = "t1",
+) -> Candidate:
+    return Candidate(
+        kind=kind,
+        content=content,
+        slot=slot,
+        value=value,
+        polarity=Polarity.POSITIVE,
+        event_time=when,
+        source_turn_ids=[turn],
+        session_id="s",
+    )
 
 
 def fold(working: WorkingSet, c: Candidate, *, enabled: bool = True):
-    return consolidate(c, EMBED.embed([c.content])[0], working, user_id="u", now=NOW,
-                       dedupe_threshold=0.92, enabled=enabled)
+    return consolidate(
+        c, EMBED.embed([c.content])[0], working, user_id="u", now=NOW, dedupe_threshold=0.92, enabled=enabled
+    )
 
 
 def test_new_value_for_a_slot_supersedes_and_links() -> None:
@@ -32,14 +48,29 @@ def test_new_value_for_a_slot_supersedes_and_links() -> None:
     old, new = sorted(working.records.values(), key=lambda r: r.valid_from)
     assert old.valid_until == mar and old.superseded_by == new.id
     assert new.is_current and new.supersedes == old.id
-    assert old.valid_at(datetime(2023, 2, 15, tzinfo=UTC)) and not new.valid_at(datetime(2023, 2, 15, tzinfo=UTC))
+    assert old.valid_at(datetime(2023, 2, 15, tzinfo=UTC)) and not new.valid_at(
+        datetime(2023, 2, 15, tzinfo=UTC)
+    )
 
 
 def test_same_value_merges_provenance_instead_of_duplicating() -> None:
     working = WorkingSet()
-    fold(working, cand("User is vegetarian", datetime(2023, 1, 1, tzinfo=UTC), slot="diet", value="vegetarian", turn="a"))
-    stats = fold(working, cand("User is a vegetarian", datetime(2023, 2, 1, tzinfo=UTC), slot="diet",
-                               value="Vegetarian", turn="b"))
+    fold(
+        working,
+        cand(
+            "User is vegetarian", datetime(2023, 1, 1, tzinfo=UTC), slot="diet", value="vegetarian", turn="a"
+        ),
+    )
+    stats = fold(
+        working,
+        cand(
+            "User is a vegetarian",
+            datetime(2023, 2, 1, tzinfo=UTC),
+            slot="diet",
+            value="Vegetarian",
+            turn="b",
+        ),
+    )
     assert (stats.added, stats.merged) == (0, 1)
     (only,) = working.records.values()
     assert only.source_turn_ids == ["a", "b"]
@@ -77,8 +108,16 @@ def test_replaying_the_same_candidate_is_a_no_op() -> None:
 
 def test_disabled_consolidation_appends_everything() -> None:
     working = WorkingSet()
-    fold(working, cand("User is vegetarian", datetime(2023, 1, 1, tzinfo=UTC), slot="diet", value="veg", turn="a"), enabled=False)
-    fold(working, cand("User eats fish", datetime(2023, 3, 1, tzinfo=UTC), slot="diet", value="fish", turn="b"), enabled=False)
+    fold(
+        working,
+        cand("User is vegetarian", datetime(2023, 1, 1, tzinfo=UTC), slot="diet", value="veg", turn="a"),
+        enabled=False,
+    )
+    fold(
+        working,
+        cand("User eats fish", datetime(2023, 3, 1, tzinfo=UTC), slot="diet", value="fish", turn="b"),
+        enabled=False,
+    )
     assert all(r.is_current for r in working.records.values()) and len(working.records) == 2
 
 

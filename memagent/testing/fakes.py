@@ -54,10 +54,20 @@ class FakeEmbedder:
 
 
 def scripted_chat_model(responses: Iterable[str]) -> Any:
-    """A LangChain chat model that answers with ``responses`` in order (then repeats the last one).
+    """A LangChain chat model that answers with ``responses`` in order, cycling when they run out.
 
-    Use it to test extraction and responding with scripted, possibly malformed, output.
+    The model records every prompt it receives in ``.prompts`` (a list of message lists), so tests can
+    check what the model was shown. Use it to test extraction and responding with scripted, possibly
+    malformed, output.
     """
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.messages import BaseMessage
 
-    return FakeListChatModel(responses=list(responses))
+    class ScriptedChatModel(FakeListChatModel):
+        prompts: list[list[BaseMessage]] = []
+
+        def _call(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> str:
+            self.prompts.append(list(messages))
+            return super()._call(messages, *args, **kwargs)
+
+    return ScriptedChatModel(responses=list(responses), prompts=[])

@@ -1,0 +1,76 @@
+"""The LangGraph agent: node order, switches, replacement, responders, SQLite threads, forgetting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from langchain_core.messages import SystemMessage
+
+from memagent.agents import NO_MODEL_NOTICE, AgentConfig, MemoryAgent, build_graph, sqlite_checkpointer
+from memagent.errors import ConfigError
+from memagent.testing import scripted_chat_model
+from memagent.types import MemoryKind
+
+WHEN = datetime(2023, 5, 8, 19, tzinfo=UTC)
+
+
+def test_offline_agent_says_no_model_and_shows_relevant_memories(memory) -> None:
+    agent = MemoryAgent(memory)
+    agent.chat("ana", "s1", "I'm allergic to peanuts.", at=WHEN)
+    reply = agent.chat("ana", "s1", "Can you suggest a snack? Something with peanuts?", at=WHEN)
+    assert reply.text.startswith(NO_MODEL_NOTICE)
+    assert "peanut" in reply.text.lower()
+    assert reply.profile_tokens <= memory.config.budget
+
+
+def test_chat_model_receives_the_profile_and_its_answer_is_returned(memory) -> None:
+    model = scripted_chat_model(["Try a mild coconut curry."])
+    agent = MemoryAgent(memory, model)
+    agent.chat("ana", "s1", "I can't stand spicy food.", at=WHEN)
+    reply = agent.chat("ana", "s1", "What should I cook tonight?", at=WHEN)
+    assert reply.text == "Try a mild coconut curry."
+    system = model.prompts[-1][0]
+    assert isinstance(system, SystemMessage) and "spicy" in str(system.content).lower()
+
+
+def test_nodes_switch_off_and_replace(memory) -> None:
+    agent = MemoryAgent(memory, config=AgentConfig(extract=False))
+    agent.chat("ana", "s1", "I love jazz.", at=WHEN)
+    assert memory.memories("ana") == []  # nothing extracted
+    assert memory.memories("ana", kinds=[MemoryKind.TURN])  # but the turn is kept
+
+    def fixed_profile(state):
+        return {"profile": "- User is a test fixture", "profile_tokens": 6}
+
+    agent = MemoryAgent(memory, config=AgentConfig(replace={"build_profile": fixed_profile}))
+    assert "test fixture" in agent.chat("ana", "s1", "hello?", at=WHEN).text
+
+    with pytest.raises(ConfigError, match="unknown node"):
+        build_graph(memory, config=AgentConfig(replace={"nope": fixed_profile}))
+
+
+def test_threads_persist_in_sqlite_and_forget_removes_them(memory, tmp_path) -> None:
+    path = tmp_path / "threads.sqlite"
+    agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(path))
+    agent.chat("ana", "s1", "I love hiking.", at=WHEN)
+    agent.chat("bob", "s1", "I love chess.", at=WHEN)
+
+    reopened = MemoryAgent(memory, checkpointer=sqlite_checkpointer(path))
+    reopened.chat("ana", "s1", "What do I love?", at=WHEN)
+    state = reopened.graph.get_state({"configurable": {"thread_id": MemoryAgent.thread_id("ana", "s1")}})
+    assert len(state.values["messages"]) == 4  # two exchanges in the same thread
+
+    removed = reopened.forget("ana")
+    assert removed > 0 and memory.users() == ["bob"]
+    saver = reopened.checkpointer
+    threads = {c.config["configurable"]["thread_id"] for c in saver.list(None)}
+    assert threads == {MemoryAgent.thread_id("bob", "s1")}
+
+
+def test_every_message_is_a_new_turn_even_without_a_checkpointer(memory) -> None:
+    agent = MemoryAgent(memory)
+    assert agent.chat("ana", "s1", "I love tea.", at=WHEN).ingest["turns_new"] == 1
+    assert agent.chat("ana", "s1", "I love tea.", at=WHEN).ingest["turns_new"] == 1
+    turns = memory.memories("ana", kinds=[MemoryKind.TURN])
+    assert len(turns) == 2 and all(t.source_turn_ids[0].startswith("s1:") for t in turns)

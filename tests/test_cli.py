@@ -1,0 +1,170 @@
+"""End to end through the `memagent` command, with the real embedding model and a persistent Chroma."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from memagent._demo import sample_history_path
+from memagent.cli import app
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def records(data_dir: Path, user: str | None = None) -> list[dict]:
+    args = ["export", "-d", str(data_dir)] + (["--user", user] if user else [])
+    code, out, _ = run(*args)
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_replay_query_profile_export_import_forget(tmp_path: Path) -> None:
+    data = tmp_path / "home"
+    code, out, _ = run("replay", str(sample_history_path()), "-d", str(data))
+    assert code == 0 and "turns stored: 24" in out
+    code, out, _ = run("replay", str(sample_history_path()), "-d", str(data))
+    assert code == 0 and "turns stored: 0, already stored: 24" in out
+
+    code, out, _ = run("memories", "maya", "-d", str(data), "--as-of", "2023-02-15", "--json")
+    diet_then = [json.loads(x) for x in out.splitlines() if json.loads(x)["slot"] == "diet"]
+    assert code == 0 and len(diet_then) == 1 and "vegetarian" in diet_then[0]["content"].lower()
+    code, out, _ = run("memories", "maya", "-d", str(data), "--json")
+    diet_now = [json.loads(x) for x in out.splitlines() if json.loads(x)["slot"] == "diet"]
+    assert len(diet_now) == 1 and "fish" in diet_now[0]["content"].lower()
+
+    code, out, _ = run("profile", "maya", "-d", str(data), "-q", "dinner tonight?", "--budget", "64")
+    assert code == 0 and "/64 tokens" in out
+
+    exported = records(data)
+    assert len({r["id"] for r in exported}) == len(exported)
+    dump = tmp_path / "dump.jsonl"
+    assert run("export", "-d", str(data), "-o", str(dump))[0] == 0
+    other = tmp_path / "other"
+    assert run("import", str(dump), "-d", str(other))[0] == 0
+    assert sorted(r["id"] for r in records(other)) == sorted(r["id"] for r in exported)
+
+    code, out, _ = run("forget", "maya", "-d", str(data), "--yes")
+    assert code == 0 and "forgot maya" in out
+    assert all(r["user_id"] != "maya" for r in records(data))
+    code, _, err = run("memories", "maya", "-d", str(data))
+    assert code == 1 and "unknown user 'maya'" in err
+
+
+def test_bad_line_names_file_line_field_and_keeps_earlier_lines(tmp_path: Path) -> None:
+    good = {"user_id": "ana", "session_id": "s", "role": "user", "timestamp": "2023-01-01T10:00:00"}
+    path = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {**good, "turn_id": "1", "text": "I love hiking."},
+            {**good, "turn_id": "2", "text": "I'm allergic to peanuts."},
+            {**good, "turn_id": "3"},  # no text
+            {**good, "turn_id": "4", "text": "never reached"},
+        ],
+    )
+    data = tmp_path / "home"
+    code, _, err = run("replay", str(path), "-d", str(data))
+    assert code == 1
+    assert "bad.jsonl:3" in err and "field 'text'" in err
+    turns = [r for r in records(data) if r["kind"] == "turn"]
+    assert sorted(r["source_turn_ids"][0] for r in turns) == ["1", "2"]
+
+    code, out, err = run("replay", str(path), "-d", str(data), "--skip-invalid")
+    assert code == 0 and "1 invalid line(s) skipped" in err
+    assert "turns stored: 1, already stored: 2" in out
+
+
+def test_malformed_json_and_bad_dates_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"user_id": "ana",\n', encoding="utf-8")
+    code, _, err = run("replay", str(path), "-d", str(tmp_path / "h"))
+    assert code == 1 and "broken.jsonl:1" in err and "JSON" in err
+    code, _, err = run("memories", "nobody", "-d", str(tmp_path / "h"), "--as-of", "last week")
+    assert code == 1
+
+
+def _synthetic_history(path: Path, sessions: int) -> int:
+    phrases = [
+        "I love {x}.",
+        "I can't stand {x}.",
+        "What time is it in Tokyo?",
+        "My friend visited yesterday.",
+        "I usually drink {x} in the morning.",
+        "Tell me a fact about {x}.",
+    ]
+    things = ["green tea", "jazz", "cycling", "sushi", "board games", "rainy days", "spicy food", "opera"]
+    rows = []
+    start = datetime(2023, 1, 1, 10)
+    for s in range(sessions):
+        for i, phrase in enumerate(phrases):
+            rows.append(
+                {
+                    "user_id": f"u{s % 3}",
+                    "session_id": f"s{s}",
+                    "turn_id": f"s{s}-{i}",
+                    "role": "user",
+                    "text": phrase.format(x=things[(s + i) % len(things)]),
+                    "timestamp": f"2023-{1 + s % 12:02d}-{1 + s % 28:02d}T10:{i:02d}:00",
+                }
+            )
+    write_jsonl(path, rows)
+    return len(rows)
+
+
+def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    total = _synthetic_history(history, sessions=150)
+    data = tmp_path / "home"
+    cli = [
+        sys.executable,
+        "-m",
+        "memagent.cli",
+        "replay",
+        str(history),
+        "-d",
+        str(data),
+        "--batch-size",
+        "16",
+    ]
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sqlite = data / "chroma" / "chroma.sqlite3"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not sqlite.exists() or sqlite.stat().st_size < 400_000):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    killed_midway = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    first = records(data)
+    assert 0 < len([r for r in first if r["kind"] == "turn"]) < total or not killed_midway
+
+    assert subprocess.run(cli, env=env, capture_output=True).returncode == 0
+    assert subprocess.run(cli, env=env, capture_output=True).returncode == 0
+    final = records(data)
+    turns = [r for r in final if r["kind"] == "turn"]
+    assert len(turns) == total
+    assert len({r["id"] for r in final}) == len(final)
+    keys = [(r["user_id"], r["kind"], r["content"], r["event_time"]) for r in final]
+    assert len(keys) == len(set(keys)), "a memory was stored twice"
+    assert killed_midway, "the replay finished before it could be killed; make the history longer"

@@ -1,0 +1,143 @@
+"""The library without the graph: remember, recall, profile, history, forget."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from memagent.config import MemoryConfig
+from memagent.errors import ConfigError
+from memagent.types import MemoryKind, RecordFilter, Role
+
+from .helpers import turn
+
+
+def test_vegetarian_then_fish_supersedes_and_keeps_history(memory) -> None:
+    memory.remember(
+        [turn("I've been vegetarian for years.", "2023-01-10T12:00", session="jan", turn_id="j1")]
+    )
+    memory.remember([turn("I started eating fish again.", "2023-03-05T12:00", session="mar", turn_id="m1")])
+
+    current = [r for r in memory.memories("ana") if r.slot == "diet"]
+    assert len(current) == 1 and "fish" in current[0].content.lower()
+
+    february = [
+        r for r in memory.memories("ana", as_of=datetime(2023, 2, 15, tzinfo=UTC)) if r.slot == "diet"
+    ]
+    assert len(february) == 1 and "vegetarian" in february[0].content.lower()
+
+    old, new = memory.history("ana", "diet")
+    assert old.superseded_by == new.id and new.supersedes == old.id
+    assert old.valid_until == new.valid_from
+
+    profile = memory.profile("ana", "what should I cook for dinner?", budget=256)
+    assert "fish" in profile.text.lower()
+    assert "vegetarian" not in profile.text.lower() or "fish" in profile.text.lower()
+    assert all(line.record_ids for line in profile.lines)
+
+
+def test_relative_time_resolves_against_the_turn_not_the_clock(memory) -> None:
+    memory.remember([turn("My sister visited yesterday.", "2023-05-08T19:00", turn_id="t1")])
+    events = memory.memories("ana", kinds=[MemoryKind.EVENT])
+    assert len(events) == 1
+    assert events[0].event_time.date() == date(2023, 5, 7)
+    assert events[0].record_time.date() != date(2023, 5, 7)  # stored today, said then
+    assert events[0].source_turn_ids == ["t1"]
+
+
+def test_remember_is_idempotent_by_turn_id(memory) -> None:
+    turns = [
+        turn("I love hiking in the mountains.", "2023-01-01T10:00", turn_id="a"),
+        turn("I'm allergic to peanuts.", "2023-01-01T10:01", turn_id="b"),
+        turn("What's the capital of France?", "2023-01-01T10:02", turn_id="c"),
+    ]
+    first = memory.remember(turns)
+    everything = memory.store.list("ana", RecordFilter(current_only=False))
+    second = memory.remember(turns)
+    assert first.turns_new == 3 and second.turns_new == 0 and second.turns_known == 3
+    assert memory.store.list("ana", RecordFilter(current_only=False)) == everything
+
+
+def test_a_crash_between_memories_and_ledger_is_repaired_by_replaying(make_memory) -> None:
+    """Memories are written before the turn ledger; replaying after a crash stores nothing twice."""
+    from memagent.stores import InProcessStore
+
+    class CrashOnTurnWrite(InProcessStore):
+        crash = True
+
+        def put(self, records, embeddings):
+            if self.crash and any(r.kind == MemoryKind.TURN for r in records):
+                raise RuntimeError("killed")
+            super().put(records, embeddings)
+
+    store = CrashOnTurnWrite()
+    mem = make_memory(store=store)
+    turns = [turn("I love jazz and I hate country music.", "2023-01-01T10:00", turn_id="a")]
+    with pytest.raises(RuntimeError):
+        mem.remember(turns)
+    partial = store.list("ana", RecordFilter(current_only=False))
+    assert partial and all(r.kind != MemoryKind.TURN for r in partial)
+    store.crash = False
+    mem.remember(turns)
+    mem.remember(turns)
+    records = store.list("ana", RecordFilter(current_only=False))
+    contents = [r.content for r in records]
+    assert len(contents) == len(set(contents)) == len(partial) + 1
+
+
+def test_users_never_mix(memory) -> None:
+    memory.remember([turn("I love sushi.", "2023-01-01T10:00", user="ana", turn_id="a")])
+    memory.remember([turn("I hate sushi.", "2023-01-01T10:00", user="bob", turn_id="a")])
+    ana = memory.recall("ana", "sushi")
+    bob = memory.recall("bob", "sushi")
+    assert ana and bob
+    assert all(h.record.user_id == "ana" for h in ana) and all(h.record.user_id == "bob" for h in bob)
+    assert "hate" not in memory.profile("ana", "sushi").text.lower()
+    memory.forget("ana")
+    assert memory.users() == ["bob"]
+    assert memory.recall("ana", "sushi") == []
+
+
+def test_non_personal_turns_cost_nothing(memory) -> None:
+    report = memory.remember(
+        [
+            turn(
+                "What's the difference between baking soda and baking powder?",
+                "2023-01-01T10:00",
+                turn_id="q",
+            ),
+            turn("Baking powder contains an acid.", "2023-01-01T10:01", turn_id="r", role=Role.ASSISTANT),
+        ]
+    )
+    assert report.added == 0 and report.turns_new == 2
+    assert memory.memories("ana") == []
+
+
+def test_extraction_none_still_keeps_turns_as_episodic_memory(make_memory) -> None:
+    mem = make_memory(config=MemoryConfig(extraction="none"))
+    mem.remember([turn("I love hiking.", "2023-01-01T10:00", turn_id="a")])
+    assert mem.memories("ana") == []
+    hits = mem.recall("ana", "hiking")
+    assert hits and hits[0].record.kind == MemoryKind.TURN
+
+
+def test_llm_extraction_needs_a_model(make_memory) -> None:
+    with pytest.raises(ConfigError, match="chat model"):
+        make_memory(config=MemoryConfig(extraction="llm"))
+
+
+def test_export_then_import_restores_everything(make_memory) -> None:
+    source = make_memory()
+    source.remember([turn("I've been vegetarian for years.", "2023-01-10T12:00", turn_id="j1")])
+    source.remember([turn("I started eating fish again.", "2023-03-05T12:00", turn_id="m1")])
+    exported = list(source.export())
+    target = make_memory()
+    assert target.import_records(exported) == len(exported)
+    assert sorted(r.model_dump_json() for r in target.export()) == sorted(
+        r.model_dump_json() for r in exported
+    )
+    assert (
+        target.remember([turn("I started eating fish again.", "2023-03-05T12:00", turn_id="m1")]).turns_new
+        == 0
+    )
