@@ -38,8 +38,13 @@ def _latest_text(state: AgentState) -> str:
     return ""
 
 
+def _current_turn_ids(state: AgentState) -> list[str]:
+    """Ids of the turn being answered (so it is not retrieved as its own context)."""
+    return [t.turn_id for t in new_turns(state)]
+
+
 def new_turns(state: AgentState) -> list[Turn]:
-    """The newest human message as a `Turn`, with an id stable within the thread (replays are no-ops)."""
+    """The newest human message as a `Turn`; its id is the message id, so re-sending a message is a no-op."""
     messages = state.get("messages", [])
     humans = [m for m in messages if isinstance(m, HumanMessage)]
     if not humans:
@@ -49,7 +54,7 @@ def new_turns(state: AgentState) -> list[Turn]:
     turn = Turn(
         user_id=state["user_id"],
         session_id=session,
-        turn_id=f"{session}:{len(humans)}",
+        turn_id=f"{session}:{humans[-1].id or len(humans)}",
         role=Role.USER,
         text=str(humans[-1].content),
         event_time=when,
@@ -108,7 +113,7 @@ def make_retrieve(memory: Memory) -> Node:
     """Node: retrieve the memories most relevant to the newest message."""
 
     def retrieve(state: AgentState) -> dict[str, Any]:
-        hits = memory.recall(state["user_id"], _latest_text(state))
+        hits = memory.recall(state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state))
         return {
             "retrieved": [
                 {
@@ -129,7 +134,7 @@ def make_build_profile(memory: Memory) -> Node:
     """Node: compile the token-budgeted profile for the newest message."""
 
     def build_profile(state: AgentState) -> dict[str, Any]:
-        profile = memory.profile(state["user_id"], _latest_text(state))
+        profile = memory.profile(state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state))
         return {"profile": profile.text, "profile_tokens": profile.tokens}
 
     return build_profile

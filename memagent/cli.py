@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from memagent.types import MemoryKind, MemoryRecord, Turn
 __all__ = ["app"]
 
 app = typer.Typer(help="Long-term, personalized memory for LLM assistants.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")]

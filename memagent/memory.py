@@ -20,7 +20,7 @@ import numpy as np
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
-from memagent.profile import ProfileSection, compile_profile
+from memagent.profile import ProfileSection, compile_profile, constraints_first
 from memagent.retrieval import retrieve
 from memagent.types import (
     Candidate,
@@ -253,10 +253,12 @@ class Memory:
         kinds: Sequence[MemoryKind] | None = None,
         as_of: datetime | None = None,
         include_history: bool = False,
+        exclude_turn_ids: Sequence[str] = (),
     ) -> list[ScoredRecord]:
         """The memories of ``user_id`` most relevant to ``query``, best first.
 
         Only current records unless ``include_history``; ``as_of`` gives the view at that event time.
+        Raw turns in ``exclude_turn_ids`` (the message being answered) are left out.
         """
         flt = RecordFilter(
             kinds=tuple(kinds) if kinds else None,
@@ -264,16 +266,22 @@ class Memory:
             as_of=as_utc(as_of) if as_of else None,
         )
         vector = self.embedder.embed([query])[0] if query.strip() else None
-        return retrieve(
+        top_k = k or self.config.top_k
+        hits = retrieve(
             self.store,
             user_id,
             query,
             vector,
             config=self.config.retrieval,
-            top_k=k or self.config.top_k,
+            top_k=top_k + len(exclude_turn_ids),
             filter=flt,
             now=as_utc(as_of) if as_of else self._clock(),
         )
+        excluded = set(exclude_turn_ids)
+        kept = [
+            h for h in hits if not (h.record.kind == MemoryKind.TURN and excluded.intersection(h.record.source_turn_ids))
+        ]
+        return kept[:top_k]
 
     def memories(
         self,
@@ -297,9 +305,19 @@ class Memory:
         return sorted((r for r in records if r.slot == slot), key=lambda r: (r.valid_from, r.id))
 
     def profile(
-        self, user_id: str, query: str | None = None, *, budget: int | None = None, as_of: datetime | None = None
+        self,
+        user_id: str,
+        query: str | None = None,
+        *,
+        budget: int | None = None,
+        as_of: datetime | None = None,
+        exclude_turn_ids: Sequence[str] = (),
     ) -> Profile:
-        """Compile the user's profile for ``query`` under a hard token ``budget``."""
+        """Compile the user's profile for ``query`` under a hard token ``budget``.
+
+        Hard constraints (diet, allergies) come first, then preferences by relevance to the query, facts,
+        the memories retrieved for the query, and recent events; every line names the records it came from.
+        """
         budget = budget or self.config.budget
         when = as_utc(as_of) if as_of else None
         flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
@@ -311,7 +329,7 @@ class Memory:
             ranked += [r for r in stable if r.id not in seen]
         else:
             ranked = sorted(stable, key=lambda r: (-r.confidence, -r.event_time.timestamp(), r.id))
-        preferences = [r for r in ranked if r.kind == MemoryKind.PREFERENCE]
+        preferences = constraints_first([r for r in ranked if r.kind == MemoryKind.PREFERENCE])
         facts = [r for r in ranked if r.kind == MemoryKind.FACT]
         events = self.store.list(user_id, RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when))
         events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
@@ -320,7 +338,8 @@ class Memory:
             ProfileSection(name="facts", title="About the user", records=facts),
         ]
         if query and query.strip():
-            relevant = [s.record for s in self.recall(user_id, query, as_of=when)]
+            hits = self.recall(user_id, query, as_of=when, exclude_turn_ids=exclude_turn_ids)
+            relevant = [s.record for s in hits]
             sections.append(ProfileSection(name="relevant", title="Relevant memories", records=relevant))
         sections.append(ProfileSection(name="events", title="Recent events", records=events))
         return compile_profile(user_id, query, sections, budget, self.counter)

@@ -17,6 +17,8 @@ from memagent.interfaces import TokenCounter
 from memagent.types import MemoryKind, MemoryRecord, Profile, ProfileLine
 
 __all__ = [
+    "CONSTRAINT_SLOTS",
+    "constraints_first",
     "ID_PREFIX",
     "SECTION_ORDER",
     "SECTION_TITLES",
@@ -252,3 +254,17 @@ def compile_profile(
     return Profile(
         user_id=user_id, query=query, budget=budget, lines=lines, tokens=tokens, text=text, dropped=dropped
     )
+
+
+CONSTRAINT_SLOTS = ("diet", "allergy:", "condition:")
+"""Slot prefixes of hard constraints (diets, allergies, health conditions)."""
+
+
+def constraints_first(records: Sequence[MemoryRecord]) -> list[MemoryRecord]:
+    """Move hard constraints to the front, keeping the given order within each group.
+
+    A profile squeezed into a small budget must still say that the user is allergic to peanuts, however
+    unrelated the query looks.
+    """
+    pinned = [r for r in records if r.slot and r.slot.startswith(CONSTRAINT_SLOTS)]
+    return pinned + [r for r in records if not (r.slot and r.slot.startswith(CONSTRAINT_SLOTS))]

@@ -74,3 +74,11 @@ def test_every_message_is_a_new_turn_even_without_a_checkpointer(memory) -> None
     assert agent.chat("ana", "s1", "I love tea.", at=WHEN).ingest["turns_new"] == 1
     turns = memory.memories("ana", kinds=[MemoryKind.TURN])
     assert len(turns) == 2 and all(t.source_turn_ids[0].startswith("s1:") for t in turns)
+
+
+def test_the_message_being_answered_is_not_its_own_context(memory) -> None:
+    agent = MemoryAgent(memory)
+    reply = agent.chat("ana", "s1", "Zanzibar quokka question?", at=WHEN)
+    assert "zanzibar" not in reply.text.lower()
+    again = agent.chat("ana", "s2", "Tell me about Zanzibar quokkas", at=WHEN)
+    assert "zanzibar quokka question" in again.text.lower()  # earlier turns are context

@@ -141,3 +141,15 @@ def test_export_then_import_restores_everything(make_memory) -> None:
         target.remember([turn("I started eating fish again.", "2023-03-05T12:00", turn_id="m1")]).turns_new
         == 0
     )
+
+
+def test_constraints_survive_a_small_budget_for_an_unrelated_query(memory) -> None:
+    memory.remember(
+        [
+            turn("I'm allergic to peanuts.", "2023-01-01T10:00", turn_id="a"),
+            *[turn(f"I love {x}.", "2023-01-02T10:00", turn_id=f"b{i}")
+              for i, x in enumerate(["jazz", "opera", "chess", "tennis", "sailing", "poetry", "baking", "anime"])],
+        ]
+    )
+    profile = memory.profile("ana", "recommend a concert", budget=64)
+    assert "peanut" in profile.text.lower() and profile.tokens <= 64
