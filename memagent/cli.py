@@ -348,5 +348,13 @@ def demo(
         run_demo(console, data_dir=data_dir, budget=budget)
 
 
+def _register_eval() -> None:
+    from memagent.eval.commands import register
+
+    register(app)
+
+
+_register_eval()
+
 if __name__ == "__main__":  # pragma: no cover
     app()

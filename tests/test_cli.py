@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from typer.testing import CliRunner
 
 from memagent._demo import sample_history_path
 from memagent.cli import app
+from memagent.replay.jsonl import write_turns
+from memagent.testing.synthetic import synthetic_history
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -103,31 +104,9 @@ def test_malformed_json_and_bad_dates_are_named(tmp_path: Path) -> None:
 
 
 def _synthetic_history(path: Path, sessions: int) -> int:
-    phrases = [
-        "I love {x}.",
-        "I can't stand {x}.",
-        "What time is it in Tokyo?",
-        "My friend visited yesterday.",
-        "I usually drink {x} in the morning.",
-        "Tell me a fact about {x}.",
-    ]
-    things = ["green tea", "jazz", "cycling", "sushi", "board games", "rainy days", "spicy food", "opera"]
-    rows = []
-    start = datetime(2023, 1, 1, 10)
-    for s in range(sessions):
-        for i, phrase in enumerate(phrases):
-            rows.append(
-                {
-                    "user_id": f"u{s % 3}",
-                    "session_id": f"s{s}",
-                    "turn_id": f"s{s}-{i}",
-                    "role": "user",
-                    "text": phrase.format(x=things[(s + i) % len(things)]),
-                    "timestamp": f"2023-{1 + s % 12:02d}-{1 + s % 28:02d}T10:{i:02d}:00",
-                }
-            )
-    write_jsonl(path, rows)
-    return len(rows)
+    turns = synthetic_history(sessions=sessions)
+    write_turns(path, turns)
+    return len(turns)
 
 
 def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
