@@ -14,18 +14,22 @@ class RetrievalConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    fusion: Literal["score", "rrf"] = "score"
+    """How relevance signals combine: "score" (weighted sum of min-max-normalised scores) or "rrf"
+    (weighted reciprocal-rank fusion)."""
     dense_weight: float = Field(default=1.0, ge=0.0)
     """Weight of embedding similarity in the fusion."""
-    lexical_weight: float = Field(default=1.0, ge=0.0)
-    """Weight of BM25 over memory text."""
-    recency_weight: float = Field(default=0.3, ge=0.0)
-    """Weight of recency (exponential decay in event time)."""
+    lexical_weight: float = Field(default=0.4, ge=0.0)
+    """Weight of BM25 over memory text (a second opinion: exact names, dates and rare words)."""
+    recency_weight: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Share of a memory's score that fades with age (exponential decay in event time): a prior that can
+    reorder near ties but never outvote relevance. 0 switches it off."""
     recency_half_life_days: float = Field(default=90.0, gt=0.0)
     """Event-time age at which the recency signal halves."""
     candidate_pool: int = Field(default=50, ge=1)
     """How many candidates each signal nominates before fusion."""
     rrf_k: int = Field(default=60, ge=1)
-    """Rank offset of reciprocal-rank fusion."""
+    """Rank offset of reciprocal-rank fusion (``fusion="rrf"`` only)."""
     include_turns: bool = True
     """Also retrieve raw conversation turns (episodic memory), not only extracted memories."""
 

@@ -20,7 +20,7 @@ import numpy as np
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
-from memagent.profile import ProfileSection, compile_profile, constraints_first
+from memagent.profile import ProfileSection, compile_profile, is_constraint
 from memagent.retrieval import retrieve
 from memagent.types import (
     Candidate,
@@ -38,6 +38,8 @@ __all__ = ["IngestReport", "Memory", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
 _EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
+_TOKENS_PER_RELEVANT_LINE = 24
+"""Rough cost of one retrieved line: a larger budget asks retrieval for more candidates to fill it."""
 
 
 def turn_record_id(user_id: str, turn_id: str) -> str:
@@ -315,34 +317,40 @@ class Memory:
     ) -> Profile:
         """Compile the user's profile for ``query`` under a hard token ``budget``.
 
-        Hard constraints (diet, allergies) come first, then preferences by relevance to the query, facts,
-        the memories retrieved for the query, and recent events; every line names the records it came from.
+        Hard constraints (diet, allergies, health) come first; then, taking turns so that none can starve
+        the others, preferences and facts ranked by relevance to the query, the memories retrieved for the
+        query (raw turns included), and recent events. Every line names the records it came from.
         """
         budget = budget or self.config.budget
         when = as_utc(as_of) if as_of else None
+        has_query = bool(query and query.strip())
         flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
         stable = self.store.list(user_id, flt)
-        if query and query.strip() and stable:
-            vector = self.embedder.embed([query])[0]
+        if has_query and stable:
+            vector = self.embedder.embed([query or ""])[0]
             ranked = [r for r, _ in self.store.search(user_id, vector, len(stable), flt)]
             seen = {r.id for r in ranked}
             ranked += [r for r in stable if r.id not in seen]
         else:
             ranked = sorted(stable, key=lambda r: (-r.confidence, -r.event_time.timestamp(), r.id))
-        preferences = constraints_first([r for r in ranked if r.kind == MemoryKind.PREFERENCE])
-        facts = [r for r in ranked if r.kind == MemoryKind.FACT]
+        constraints = [r for r in ranked if is_constraint(r)]
+        preferences = [r for r in ranked if r.kind == MemoryKind.PREFERENCE and not is_constraint(r)]
+        facts = [r for r in ranked if r.kind == MemoryKind.FACT and not is_constraint(r)]
         events = self.store.list(user_id, RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when))
         events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
+        relevant: list[MemoryRecord] = []
+        if has_query:
+            k = max(self.config.top_k, budget // _TOKENS_PER_RELEVANT_LINE)
+            hits = self.recall(user_id, query or "", k=k, as_of=when, exclude_turn_ids=exclude_turn_ids)
+            relevant = [h.record for h in hits]
         sections = [
-            ProfileSection(name="preferences", title="Preferences", records=preferences),
+            ProfileSection(name="constraints", records=constraints),
+            ProfileSection(name="preferences", records=preferences),
+            ProfileSection(name="relevant", title="Relevant memories", records=relevant),
             ProfileSection(name="facts", title="About the user", records=facts),
+            ProfileSection(name="events", title="Recent events", records=events),
         ]
-        if query and query.strip():
-            hits = self.recall(user_id, query, as_of=when, exclude_turn_ids=exclude_turn_ids)
-            relevant = [s.record for s in hits]
-            sections.append(ProfileSection(name="relevant", title="Relevant memories", records=relevant))
-        sections.append(ProfileSection(name="events", title="Recent events", records=events))
-        return compile_profile(user_id, query, sections, budget, self.counter)
+        return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
 
     def users(self) -> list[str]:
         """Every user with something stored."""

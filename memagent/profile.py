@@ -18,7 +18,7 @@ from memagent.types import MemoryKind, MemoryRecord, Profile, ProfileLine
 
 __all__ = [
     "CONSTRAINT_SLOTS",
-    "constraints_first",
+    "is_constraint",
     "ID_PREFIX",
     "SECTION_ORDER",
     "SECTION_TITLES",
@@ -29,9 +29,10 @@ __all__ = [
     "render_record",
 ]
 
-SECTION_ORDER: tuple[str, ...] = ("preferences", "facts", "events", "relevant")
+SECTION_ORDER: tuple[str, ...] = ("constraints", "preferences", "facts", "events", "relevant")
 """Render order of the known sections (others follow, in the order given)."""
 SECTION_TITLES: dict[str, str] = {
+    "constraints": "Constraints",
     "preferences": "Preferences",
     "facts": "Facts",
     "events": "Events",
@@ -163,16 +164,38 @@ def render_record(
     return f"- {content} (since {_day(record.valid_from)}) {tag}"
 
 
+_JOIN_SLACK = 4
+"""Tokens a line may lose when joined to the text (tokenisers merge across newlines); lines longer than
+the remaining budget plus this are skipped without re-counting the whole profile."""
+
+
+def _fill_order(sections: Sequence[ProfileSection], interleave: bool) -> list[tuple[int, MemoryRecord]]:
+    """(section index, record) pairs in the order the packer tries them."""
+    if not interleave:
+        return [(i, r) for i, section in enumerate(sections) for r in section.records]
+    longest = max((len(section.records) for section in sections), default=0)
+    return [
+        (i, section.records[depth])
+        for depth in range(longest)
+        for i, section in enumerate(sections)
+        if depth < len(section.records)
+    ]
+
+
 def compile_profile(
     user_id: str,
     query: str | None,
     sections: Sequence[ProfileSection],
     budget: int,
     counter: TokenCounter,
+    *,
+    interleave: bool = False,
 ) -> Profile:
     """Compile ranked sections into a profile whose text counts at most ``budget`` tokens.
 
-    Sections are filled in the order given (their priority), each record in its section's order, and
+    Sections are filled in the order given (their priority), each record in its section's order (with
+    ``interleave``, round-robin instead: the first record of every section, then the second of every
+    section, and so on, so that no section can starve the others under a small budget), and
     rendered in `SECTION_ORDER` with one title line per section that placed at least one line (titles
     count against the budget). A record is shown once, in the first section that places it (a later
     section may still place a record an earlier one skipped for its ``limit``). A line that does not fit
@@ -197,11 +220,10 @@ def compile_profile(
 
     rendered: dict[str, str] = {}
     candidates: list[tuple[int, MemoryRecord, str]] = []  # (section index, record, line), fill order
-    for s_index, section in enumerate(sections):
-        for record in section.records:
-            if record.id not in rendered:
-                rendered[record.id] = render_record(record, counter)
-            candidates.append((s_index, record, rendered[record.id]))
+    for s_index, record in _fill_order(sections, interleave):
+        if record.id not in rendered:
+            rendered[record.id] = render_record(record, counter)
+        candidates.append((s_index, record, rendered[record.id]))
 
     def render_order(picked: list[int]) -> list[int]:
         return sorted(
@@ -224,9 +246,13 @@ def compile_profile(
     failed: set[str] = set()
     chosen: list[int] = []
     text = ""
-    for index, (s_index, record, _) in enumerate(candidates):
+    used = 0
+    for index, (s_index, record, line) in enumerate(candidates):
         limit = sections[s_index].limit
         if record.id in placed or (limit is not None and placed_per_section[s_index] >= limit):
+            continue
+        if counter.count(line) > budget - used + _JOIN_SLACK:  # cannot fit: skip the full re-count
+            failed.add(record.id)
             continue
         trial = render([*chosen, index])
         if counter.count(trial) <= budget:
@@ -234,6 +260,7 @@ def compile_profile(
             placed.add(record.id)
             placed_per_section[s_index] += 1
             text = trial
+            used = counter.count(text)
         else:
             failed.add(record.id)
     dropped = len(failed - placed)
@@ -260,11 +287,10 @@ CONSTRAINT_SLOTS = ("diet", "allergy:", "condition:")
 """Slot prefixes of hard constraints (diets, allergies, health conditions)."""
 
 
-def constraints_first(records: Sequence[MemoryRecord]) -> list[MemoryRecord]:
-    """Move hard constraints to the front, keeping the given order within each group.
+def is_constraint(record: MemoryRecord) -> bool:
+    """True for hard constraints (diets, allergies, health conditions), which a profile always puts first.
 
     A profile squeezed into a small budget must still say that the user is allergic to peanuts, however
     unrelated the query looks.
     """
-    pinned = [r for r in records if r.slot and r.slot.startswith(CONSTRAINT_SLOTS)]
-    return pinned + [r for r in records if not (r.slot and r.slot.startswith(CONSTRAINT_SLOTS))]
+    return bool(record.slot and record.slot.startswith(CONSTRAINT_SLOTS))

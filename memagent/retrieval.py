@@ -27,6 +27,7 @@ __all__ = [
     "bm25_scores",
     "mmr",
     "rank_fusion",
+    "score_fusion",
     "recency_scores",
     "retrieve",
     "tokenize",
@@ -138,6 +139,33 @@ def _fuse_ranks(
             continue
         for item, rank in sorted(ranks[signal].items(), key=lambda pair: (pair[1], pair[0])):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def score_fusion(scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]) -> dict[str, float]:
+    """Weighted sum of min-max-normalised scores, divided by the total weight (so the result is in [0, 1]).
+
+    ``scores`` maps a signal to its raw scores; an id a signal did not score counts as that signal's
+    minimum. Unlike reciprocal-rank fusion, a record nominated weakly by two signals does not beat one
+    nominated strongly by the better signal.
+    """
+    ids = sorted({item for values in scores.values() for item in values})
+    total = sum(weights.get(signal, 1.0) for signal in scores if weights.get(signal, 1.0) > 0)
+    fused = dict.fromkeys(ids, 0.0)
+    if total <= 0:
+        return fused
+    for signal in sorted(scores):  # a fixed summation order: identical floats on every run
+        weight = weights.get(signal, 1.0)
+        if weight < 0:
+            raise ValueError(f"weight of {signal!r} must be non-negative")
+        values = scores[signal]
+        if weight == 0 or not values:
+            continue
+        low, high = min(values.values()), max(values.values())
+        span = high - low
+        for item in ids:
+            raw = values.get(item, low)
+            fused[item] += weight * ((raw - low) / span if span > 0 else 1.0) / total
     return fused
 
 
@@ -268,9 +296,9 @@ def retrieve(
             for rid in ranking[:top_k]
         ]
 
+    cosines: dict[str, float] = {}
     if use_dense:
         assert query_embedding is not None
-        cosines: dict[str, float] = {}
         for record, cosine in store.search(user_id, query_embedding, pool, effective):
             if admissible(record) and record.id not in cosines:
                 cosines[record.id] = float(cosine)
@@ -292,10 +320,18 @@ def retrieve(
     recency = recency_scores(list(candidates.values()), now, config.recency_half_life_days)
     for rid, value in recency.items():
         signals[rid][RECENCY] = value
-    ranks[RECENCY] = _tied_ranks(recency)
 
-    weights = {DENSE: config.dense_weight, LEXICAL: config.lexical_weight, RECENCY: config.recency_weight}
-    fused = _fuse_ranks(ranks, weights, config.rrf_k)
+    weights = {DENSE: config.dense_weight, LEXICAL: config.lexical_weight}
+    if config.fusion == "rrf":
+        ranks[RECENCY] = _tied_ranks(recency)
+        fused = _fuse_ranks(ranks, {**weights, RECENCY: config.recency_weight}, config.rrf_k)
+    else:
+        raw = {DENSE: cosines} if use_dense else {}
+        if use_lexical:
+            raw[LEXICAL] = {rid: signals[rid][LEXICAL] for rid in candidates}
+        relevance = score_fusion(raw, weights)
+        prior = config.recency_weight
+        fused = {rid: relevance.get(rid, 0.0) * (1.0 - prior + prior * recency[rid]) for rid in candidates}
     ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))
     return [
         ScoredRecord(

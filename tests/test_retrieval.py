@@ -11,6 +11,7 @@ import pytest
 from memagent.config import RetrievalConfig
 from memagent.interfaces import MemoryStore
 from memagent.retrieval import bm25_scores, mmr, rank_fusion, recency_scores, retrieve, tokenize
+from memagent.stores import InProcessStore
 from memagent.testing.fakes import FakeEmbedder
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter
 
@@ -234,7 +235,7 @@ def test_dense_weight_zero_leaves_only_lexical_candidates() -> None:
 
 def test_fused_scores_follow_rank_fusion() -> None:
     store, query_vec = _lexical_scenario()
-    config = RetrievalConfig(dense_weight=2.0, lexical_weight=0.5, recency_weight=0.0, rrf_k=5)
+    config = RetrievalConfig(fusion="rrf", dense_weight=2.0, lexical_weight=0.5, recency_weight=0.0, rrf_k=5)
     results = retrieve(store, "u1", "zanzibar", query_vec, config=config, top_k=4, now=NOW)
     expected = {"near1": 2 / 6, "near2": 2 / 7, "near3": 2 / 8, "target": 2 / 9 + 0.5 / 6}
     assert {r.record.id: r.score for r in results} == pytest.approx(expected)
@@ -357,3 +358,42 @@ def test_retrieve_is_deterministic_and_respects_top_k() -> None:
     assert [r.model_dump() for r in first] == [r.model_dump() for r in second]
     assert [r.score for r in first] == sorted((r.score for r in first), reverse=True)
     assert retrieve(store, "u1", "cats", query_vec, config=config, top_k=0, now=NOW) == []
+
+
+def test_score_fusion_normalises_each_signal_and_weights_them() -> None:
+    from memagent.retrieval import score_fusion
+
+    fused = score_fusion({"dense": {"a": 0.9, "b": 0.5, "c": 0.1}, "bm25": {"b": 12.0, "c": 2.0}}, {"dense": 3, "bm25": 1})
+    # a: dense 1.0, bm25 missing -> its minimum (0); b: dense 0.5, bm25 1.0; c: 0 and 0
+    assert fused == pytest.approx({"a": 0.75, "b": 0.625, "c": 0.0})
+    assert score_fusion({"dense": {"a": 1.0}}, {"dense": 0}) == {"a": 0.0}
+
+
+def test_a_strong_dense_match_is_not_outvoted_by_weak_double_nominations() -> None:
+    """Rank fusion lets a record that two signals both rank low beat the best dense match; score fusion not."""
+    from memagent.retrieval import score_fusion
+
+    dense = {"pref": 0.62, **{f"filler{i}": 0.30 - 0.01 * i for i in range(10)}}
+    lexical = {f"filler{i}": 5.0 - 0.1 * i for i in range(10)}  # incidental word overlap only
+    fused = score_fusion({"dense": dense, "bm25": lexical}, {"dense": 1.0, "bm25": 0.4})
+    assert max(fused, key=fused.__getitem__) == "pref"
+    rrf = rank_fusion(
+        {"dense": sorted(dense, key=lambda i: -dense[i]), "bm25": sorted(lexical, key=lambda i: -lexical[i])},
+        {"dense": 1.0, "bm25": 0.4},
+    )
+    assert max(rrf, key=rrf.__getitem__) != "pref"
+
+
+def test_recency_prior_reorders_ties_but_cannot_outvote_relevance() -> None:
+    old, new = datetime(2020, 1, 1, tzinfo=UTC), NOW
+    store = InProcessStore()
+    embed = FakeEmbedder()
+    texts = {"old-match": ("User loves sailing boats", old), "new-other": ("User went to a bakery", new)}
+    recs = [
+        MemoryRecord(id=i, user_id="u", kind=MemoryKind.FACT, content=t, event_time=w, record_time=w, valid_from=w)
+        for i, (t, w) in texts.items()
+    ]
+    store.put(recs, embed.embed([r.content for r in recs]))
+    results = retrieve(store, "u", "sailing boats", embed.embed(["sailing boats"])[0],
+                       config=RetrievalConfig(), top_k=2, now=NOW)
+    assert ids(results)[0] == "old-match"
