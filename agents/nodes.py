@@ -134,7 +134,9 @@ def make_build_profile(memory: Memory) -> Node:
     """Node: compile the token-budgeted profile for the newest message."""
 
     def build_profile(state: AgentState) -> dict[str, Any]:
-        profile = memory.profile(state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state))
+        profile = memory.profile(
+            state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state)
+        )
         return {"profile": profile.text, "profile_tokens": profile.tokens}
 
     return build_profile

@@ -30,7 +30,9 @@ def build_messages(
 def offline_reply(profile: str, retrieved: Sequence[dict[str, Any]]) -> str:
     """The reply when no model is configured: says so plainly and shows what is remembered and relevant."""
     if profile.strip():
-        return f"{NO_MODEL_NOTICE} Here is what I remember that is relevant to your message:\n{profile.strip()}"
+        return (
+            f"{NO_MODEL_NOTICE} Here is what I remember that is relevant to your message:\n{profile.strip()}"
+        )
     if retrieved:
         lines = "\n".join(f"- {item['content']}" for item in retrieved)
         return f"{NO_MODEL_NOTICE} Here is what I remember that is relevant to your message:\n{lines}"

@@ -20,13 +20,13 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from memagent._demo import sample_history_path  # noqa: E402
-from memagent.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from memagent.memory import Memory  # noqa: E402
-from memagent.replay.jsonl import read_turns  # noqa: E402
-from memagent.stores import ChromaStore  # noqa: E402
-from memagent.testing.synthetic import synthetic_history  # noqa: E402
-from memagent.types import MemoryKind, RecordFilter  # noqa: E402
+from memagent._demo import sample_history_path
+from memagent.embeddings import SentenceTransformerEmbedder
+from memagent.memory import Memory
+from memagent.replay.jsonl import read_turns
+from memagent.stores import ChromaStore
+from memagent.testing.synthetic import synthetic_history
+from memagent.types import MemoryKind, RecordFilter
 
 
 def percentile(values: list[float], q: float) -> float:

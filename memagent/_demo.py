@@ -50,7 +50,9 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
         report = replay_file(memory, path)
         _print_report(report, time.perf_counter() - t0)
         again = replay_file(memory, path)
-        console.print(f"replayed again: {again.turns_new} new turns, {again.turns_known} already stored (idempotent)")
+        console.print(
+            f"replayed again: {again.turns_new} new turns, {again.turns_known} already stored (idempotent)"
+        )
 
         console.rule("2. what was extracted")
         for user in memory.users():
@@ -78,7 +80,8 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
         for record in memory.memories("maya", kinds=None):
             if record.kind.value == "event":
                 console.print(
-                    f"{record.event_time.date().isoformat()}: {record.content} (said in turn {record.source_turn_ids[0]})"
+                    f"{record.event_time.date().isoformat()}: {record.content} "
+                    f"(said in turn {record.source_turn_ids[0]})"
                 )
 
         console.rule(f"5. profile of maya for a dinner request, budget {budget} tokens")

@@ -7,7 +7,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time as dtime
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,14 +28,19 @@ app = typer.Typer(help="Long-term, personalized memory for LLM assistants.", no_
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)
 
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")]
+DataDirOpt = Annotated[
+    Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")
+]
 StoreOpt = Annotated[
-    str | None, typer.Option("--store", help="Store URL instead of DATA_DIR/chroma: memory://, http://HOST:PORT")
+    str | None,
+    typer.Option("--store", help="Store URL instead of DATA_DIR/chroma: memory://, http://HOST:PORT"),
 ]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="LangChain chat model, e.g. openai:gpt-4o-mini (default: none)")
 ]
-ExtractionOpt = Annotated[str, typer.Option("--extraction", help="rules (offline), llm (needs --model) or none")]
+ExtractionOpt = Annotated[
+    str, typer.Option("--extraction", help="rules (offline), llm (needs --model) or none")
+]
 
 
 def _chat_model(model: str | None) -> Any:
@@ -47,7 +53,9 @@ def _chat_model(model: str | None) -> Any:
     return init_chat_model(model)
 
 
-def _open_memory(data_dir: Path, store: str | None, model: str | None = None, extraction: str = "rules") -> Memory:
+def _open_memory(
+    data_dir: Path, store: str | None, model: str | None = None, extraction: str = "rules"
+) -> Memory:
     if extraction not in ("rules", "llm", "none"):
         raise InputError(f"unknown extraction {extraction!r}: use rules, llm or none", field="--extraction")
     config = MemoryConfig(extraction=extraction)  # type: ignore[arg-type]
@@ -118,7 +126,9 @@ def _print_report(report: IngestReport, elapsed: float) -> None:
     console.print(f"{report.turns_new} turns in {elapsed:.1f}s ({rate:.1f} turns/s)")
 
 
-def replay_file(memory: Memory, path: Path, *, batch_size: int = 64, skip_invalid: bool = False) -> IngestReport:
+def replay_file(
+    memory: Memory, path: Path, *, batch_size: int = 64, skip_invalid: bool = False
+) -> IngestReport:
     """Replay a JSONL history into ``memory`` with a progress bar; earlier lines stay stored on a bad line."""
     from memagent.replay.jsonl import ReadReport, read_turns
 
@@ -195,7 +205,11 @@ def memories(
             for record in records:
                 typer.echo(record.model_dump_json())
             return
-        title = f"memories of {user}" + (f" as of {as_of}" if as_of else "") + (f" for {query!r}" if query else "")
+        title = (
+            f"memories of {user}"
+            + (f" as of {as_of}" if as_of else "")
+            + (f" for {query!r}" if query else "")
+        )
         console.print(_memory_table(records, title))
 
 
@@ -214,7 +228,10 @@ def profile(
         _require_user(memory, user)
         compiled = memory.profile(user, query, budget=budget, as_of=_parse_when(as_of, field="--as-of"))
         console.print(compiled.text, markup=False, highlight=False)
-        console.print(f"[dim]{compiled.tokens}/{budget} tokens, {len(compiled.lines)} lines, {compiled.dropped} dropped[/]")
+        console.print(
+            f"[dim]{compiled.tokens}/{budget} tokens, {len(compiled.lines)} lines, "
+            f"{compiled.dropped} dropped[/]"
+        )
 
 
 @app.command()
@@ -284,7 +301,9 @@ def read_records(path: Path) -> Iterator[MemoryRecord]:
 
 @app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL written by `memagent export`")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL written by `memagent export`")
+    ],
     data_dir: DataDirOpt = Path(".memagent"),
     store: StoreOpt = None,
 ) -> None:
@@ -307,7 +326,9 @@ def import_cmd(
 @app.command()
 def chat(
     user: Annotated[str, typer.Option("--user", "-u", help="Who is talking")] = "me",
-    session: Annotated[str | None, typer.Option("--session", "-s", help="Conversation id (default: new)")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Conversation id (default: new)")
+    ] = None,
     data_dir: DataDirOpt = Path(".memagent"),
     store: StoreOpt = None,
     model: ModelOpt = None,

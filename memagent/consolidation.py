@@ -84,7 +84,9 @@ class WorkingSet:
     dirty: set[str] = field(default_factory=set)
     """Ids of records that are new or changed and must be written back."""
 
-    def add(self, record: MemoryRecord, vector: Sequence[float] | None = None, *, dirty: bool = False) -> None:
+    def add(
+        self, record: MemoryRecord, vector: Sequence[float] | None = None, *, dirty: bool = False
+    ) -> None:
         """Hold ``record`` (and its vector, when known); mark it for write-back when ``dirty``."""
         self.records[record.id] = record
         if vector is not None:
@@ -110,7 +112,11 @@ class WorkingSet:
         Looks at held records whose vectors are known and at ``hits`` (store search results with their
         similarity); a held version of a hit wins over the stored one.
         """
-        scored = [(r, float(np.dot(self.vectors[rid], vector))) for rid, r in self.records.items() if rid in self.vectors]
+        scored = [
+            (r, float(np.dot(self.vectors[rid], vector)))
+            for rid, r in self.records.items()
+            if rid in self.vectors
+        ]
         scored += [(self.records.get(r.id, r), s) for r, s in hits]
         best: tuple[MemoryRecord, float] | None = None
         for record, similarity in scored:

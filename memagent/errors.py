@@ -6,7 +6,7 @@ MemAgentError
 ├── InputError               bad user input: names the file, line and field at fault
 │   └── UnknownUserError     an operation named a user the store has never seen
 ├── StoreError               the backing store failed (Chroma, the file system, a server)
-└── ExtractionError          an extractor could not produce valid memories (counted, then repaired or replaced)
+└── ExtractionError          an extractor produced no valid memories (counted, then repaired or replaced)
 ```
 """
 
@@ -39,7 +39,9 @@ class InputError(MemAgentError):
         field: The field at fault, when known.
     """
 
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, source: str | None = None, line: int | None = None, field: str | None = None
+    ):
         self.source = source
         self.line = line
         self.field = field

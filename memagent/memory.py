@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from memagent.config import MemoryConfig
 import numpy as np
 
+from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
@@ -135,7 +135,7 @@ class Memory:
         embedder: Embedder | None = None,
         **kwargs: Any,
     ) -> Memory:
-        """Open a memory at a directory (persistent Chroma) or a store URL (see `memagent.stores.open_store`)."""
+        """Open a memory at a directory (persistent Chroma) or a store URL (`memagent.stores.open_store`)."""
         from memagent.embeddings import SentenceTransformerEmbedder
         from memagent.stores import open_store
 
@@ -231,7 +231,9 @@ class Memory:
         dirty = [working.records[i] for i in sorted(working.dirty)]
         missing = [r for r in dirty if r.id not in working.vectors]
         if missing:  # stored records whose validity or provenance changed: their vectors are not held
-            for record, vector in zip(missing, self.embedder.embed([r.content for r in missing]), strict=True):
+            for record, vector in zip(
+                missing, self.embedder.embed([r.content for r in missing]), strict=True
+            ):
                 working.vectors[record.id] = np.asarray(vector, dtype=np.float32)
         self.store.put(dirty, [working.vectors[r.id].tolist() for r in dirty])
         report.added += stats.added
@@ -281,7 +283,9 @@ class Memory:
         )
         excluded = set(exclude_turn_ids)
         kept = [
-            h for h in hits if not (h.record.kind == MemoryKind.TURN and excluded.intersection(h.record.source_turn_ids))
+            h
+            for h in hits
+            if not (h.record.kind == MemoryKind.TURN and excluded.intersection(h.record.source_turn_ids))
         ]
         return kept[:top_k]
 
@@ -380,9 +384,10 @@ def _default_extractor(config: MemoryConfig, chat_model: Any) -> Extractor:
 
     if config.extraction == "llm":
         if chat_model is None:
-            raise ConfigError("extraction='llm' needs a chat model: pass chat_model=init_chat_model('provider:model')")
+            raise ConfigError(
+                "extraction='llm' needs a chat model: pass chat_model=init_chat_model('provider:model')"
+            )
         from memagent.extraction import LLMExtractor
 
         return LLMExtractor(chat_model, batch_turns=config.llm_batch_turns)
     return RuleExtractor()
-

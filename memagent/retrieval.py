@@ -8,6 +8,7 @@ signal off completely (it neither nominates candidates nor moves them).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -25,6 +26,7 @@ __all__ = [
     "LEXICAL",
     "RECENCY",
     "bm25_scores",
+    "bm25_upper_bound",
     "mmr",
     "rank_fusion",
     "score_fusion",
@@ -82,6 +84,26 @@ def bm25_scores(
     for (doc_id, _), value in zip(docs, values, strict=True):
         scores[doc_id] = float(value)
     return scores
+
+
+def bm25_upper_bound(query: str, docs: Sequence[tuple[str, str]], *, k1: float = 1.5) -> float:
+    """BM25 of a full match: an average-length document holding every query term once (0.0 if none occurs).
+
+    In the Lucene variant that `bm25_scores` uses, a term at frequency 1 in an average-length document
+    scores ``idf / (1 + k1)``; the bound is that sum over the query terms found in the corpus. Dividing
+    by it (and clipping at 1) puts BM25 on a fixed scale, the share of the
+    query's term weight a document matches: a single incidental word in common stays a small score.
+    """
+    query_tokens = set(tokenize(query))
+    if not docs or not query_tokens:
+        return 0.0
+    document_frequency: dict[str, int] = dict.fromkeys(query_tokens, 0)
+    for _, text in docs:
+        for token in query_tokens.intersection(tokenize(text)):
+            document_frequency[token] += 1
+    n = len(docs)
+    idf = [math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for df in document_frequency.values() if df > 0]
+    return sum(idf) / (1.0 + k1)
 
 
 def recency_scores(records: Sequence[MemoryRecord], now: datetime, half_life_days: float) -> dict[str, float]:
@@ -142,12 +164,17 @@ def _fuse_ranks(
     return fused
 
 
-def score_fusion(scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]) -> dict[str, float]:
-    """Weighted sum of min-max-normalised scores, divided by the total weight (so the result is in [0, 1]).
+def score_fusion(
+    scores: Mapping[str, Mapping[str, float]],
+    weights: Mapping[str, float],
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, float]:
+    """Weighted sum of normalised scores, divided by the total weight (so the result is in [0, 1]).
 
-    ``scores`` maps a signal to its raw scores; an id a signal did not score counts as that signal's
-    minimum. Unlike reciprocal-rank fusion, a record nominated weakly by two signals does not beat one
-    nominated strongly by the better signal.
+    ``scores`` maps a signal to its raw scores. A signal with ``bounds`` (its theoretical minimum and
+    maximum) is normalised by them, clipped to [0, 1]; any other by the minimum and maximum it actually
+    took. An id a signal did not score counts as that signal's minimum. Unlike reciprocal-rank fusion, a
+    record nominated weakly by two signals does not beat one nominated strongly by the better signal.
     """
     ids = sorted({item for values in scores.values() for item in values})
     total = sum(weights.get(signal, 1.0) for signal in scores if weights.get(signal, 1.0) > 0)
@@ -161,11 +188,15 @@ def score_fusion(scores: Mapping[str, Mapping[str, float]], weights: Mapping[str
         values = scores[signal]
         if weight == 0 or not values:
             continue
-        low, high = min(values.values()), max(values.values())
+        if bounds and signal in bounds:
+            low, high = bounds[signal]
+        else:
+            low, high = min(values.values()), max(values.values())
         span = high - low
         for item in ids:
             raw = values.get(item, low)
-            fused[item] += weight * ((raw - low) / span if span > 0 else 1.0) / total
+            share = min(1.0, max(0.0, (raw - low) / span)) if span > 0 else (1.0 if raw > low else 0.0)
+            fused[item] += weight * share / total
     return fused
 
 
@@ -308,7 +339,9 @@ def retrieve(
 
     if use_lexical:
         corpus = {r.id: r for r in store.list(user_id, effective) if admissible(r)}
-        lexical = bm25_scores(query, [(rid, record.content) for rid, record in corpus.items()])
+        documents = [(rid, record.content) for rid, record in corpus.items()]
+        lexical = bm25_scores(query, documents)
+        lexical_bound = bm25_upper_bound(query, documents)
         matched = sorted((rid for rid, v in lexical.items() if v > 0), key=lambda rid: (-lexical[rid], rid))
         for rid in matched[:pool]:
             candidates.setdefault(rid, corpus[rid])
@@ -327,9 +360,11 @@ def retrieve(
         fused = _fuse_ranks(ranks, {**weights, RECENCY: config.recency_weight}, config.rrf_k)
     else:
         raw = {DENSE: cosines} if use_dense else {}
+        bounds: dict[str, tuple[float, float]] = {}  # dense: min-max over its pool spreads the top candidates
         if use_lexical:
             raw[LEXICAL] = {rid: signals[rid][LEXICAL] for rid in candidates}
-        relevance = score_fusion(raw, weights)
+            bounds[LEXICAL] = (0.0, lexical_bound)
+        relevance = score_fusion(raw, weights, bounds)
         prior = config.recency_weight
         fused = {rid: relevance.get(rid, 0.0) * (1.0 - prior + prior * recency[rid]) for rid in candidates}
     ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))

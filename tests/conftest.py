@@ -42,7 +42,9 @@ def make_memory() -> Callable[..., Memory]:
         store = kwargs.pop("store", None)
         embedder = kwargs.pop("embedder", None)
         return Memory(
-            InProcessStore() if store is None else store, FakeEmbedder() if embedder is None else embedder, **kwargs
+            InProcessStore() if store is None else store,
+            FakeEmbedder() if embedder is None else embedder,
+            **kwargs,
         )
 
     return build

@@ -26,10 +26,26 @@ def test_llm_memories_are_stored_with_provenance_and_one_call_per_session(make_m
     model = scripted_chat_model(
         [
             reply(
-                {"kind": "preference", "content": "User follows a vegetarian diet", "slot": "diet",
-                 "value": "vegetarian", "polarity": "positive", "confidence": 0.9, "turn_id": "t1", "when": None},
-                {"kind": "event", "content": "User's sister came to visit", "slot": None, "value": None,
-                 "polarity": None, "confidence": 0.8, "turn_id": "t3", "when": "yesterday"},
+                {
+                    "kind": "preference",
+                    "content": "User follows a vegetarian diet",
+                    "slot": "diet",
+                    "value": "vegetarian",
+                    "polarity": "positive",
+                    "confidence": 0.9,
+                    "turn_id": "t1",
+                    "when": None,
+                },
+                {
+                    "kind": "event",
+                    "content": "User's sister came to visit",
+                    "slot": None,
+                    "value": None,
+                    "polarity": None,
+                    "confidence": 0.8,
+                    "turn_id": "t3",
+                    "when": "yesterday",
+                },
             )
         ]
     )
@@ -46,7 +62,9 @@ def test_llm_memories_are_stored_with_provenance_and_one_call_per_session(make_m
 
 
 def test_malformed_output_is_counted_and_the_rules_take_over(make_memory) -> None:
-    model = scripted_chat_model(["Sure! Here are the memories: {not json", '{"memories": [{"kind": "mood"}]}'])
+    model = scripted_chat_model(
+        ["Sure! Here are the memories: {not json", '{"memories": [{"kind": "mood"}]}']
+    )
     memory = make_memory(config=MemoryConfig(extraction="llm"), chat_model=model)
     report = memory.remember(TURNS)
     ex = report.extraction
@@ -59,9 +77,19 @@ def test_malformed_output_is_counted_and_the_rules_take_over(make_memory) -> Non
 
 
 def test_a_repaired_reply_counts_one_failure_and_one_repair(make_memory) -> None:
-    good = reply({"kind": "preference", "content": "User is vegetarian", "slot": "diet", "value": "vegetarian",
-                  "polarity": "positive", "confidence": 0.9, "turn_id": "t1", "when": None})
-    model = scripted_chat_model(["```json\n{\"memories\": [{\"turn_id\": \"nope\"}]}\n```", good])
+    good = reply(
+        {
+            "kind": "preference",
+            "content": "User is vegetarian",
+            "slot": "diet",
+            "value": "vegetarian",
+            "polarity": "positive",
+            "confidence": 0.9,
+            "turn_id": "t1",
+            "when": None,
+        }
+    )
+    model = scripted_chat_model(['```json\n{"memories": [{"turn_id": "nope"}]}\n```', good])
     memory = make_memory(config=MemoryConfig(extraction="llm"), chat_model=model)
     ex = memory.remember(TURNS).extraction
     assert (ex.llm_calls, ex.failures, ex.repairs, ex.fallbacks) == (2, 1, 1, 0)

@@ -147,8 +147,12 @@ def test_constraints_survive_a_small_budget_for_an_unrelated_query(memory) -> No
     memory.remember(
         [
             turn("I'm allergic to peanuts.", "2023-01-01T10:00", turn_id="a"),
-            *[turn(f"I love {x}.", "2023-01-02T10:00", turn_id=f"b{i}")
-              for i, x in enumerate(["jazz", "opera", "chess", "tennis", "sailing", "poetry", "baking", "anime"])],
+            *[
+                turn(f"I love {x}.", "2023-01-02T10:00", turn_id=f"b{i}")
+                for i, x in enumerate(
+                    ["jazz", "opera", "chess", "tennis", "sailing", "poetry", "baking", "anime"]
+                )
+            ],
         ]
     )
     profile = memory.profile("ana", "recommend a concert", budget=64)

@@ -363,14 +363,16 @@ def test_retrieve_is_deterministic_and_respects_top_k() -> None:
 def test_score_fusion_normalises_each_signal_and_weights_them() -> None:
     from memagent.retrieval import score_fusion
 
-    fused = score_fusion({"dense": {"a": 0.9, "b": 0.5, "c": 0.1}, "bm25": {"b": 12.0, "c": 2.0}}, {"dense": 3, "bm25": 1})
+    fused = score_fusion(
+        {"dense": {"a": 0.9, "b": 0.5, "c": 0.1}, "bm25": {"b": 12.0, "c": 2.0}}, {"dense": 3, "bm25": 1}
+    )
     # a: dense 1.0, bm25 missing -> its minimum (0); b: dense 0.5, bm25 1.0; c: 0 and 0
     assert fused == pytest.approx({"a": 0.75, "b": 0.625, "c": 0.0})
     assert score_fusion({"dense": {"a": 1.0}}, {"dense": 0}) == {"a": 0.0}
 
 
 def test_a_strong_dense_match_is_not_outvoted_by_weak_double_nominations() -> None:
-    """Rank fusion lets a record that two signals both rank low beat the best dense match; score fusion not."""
+    """Under RRF two weak nominations beat the best dense match; under score fusion they do not."""
     from memagent.retrieval import score_fusion
 
     dense = {"pref": 0.62, **{f"filler{i}": 0.30 - 0.01 * i for i in range(10)}}
@@ -390,10 +392,35 @@ def test_recency_prior_reorders_ties_but_cannot_outvote_relevance() -> None:
     embed = FakeEmbedder()
     texts = {"old-match": ("User loves sailing boats", old), "new-other": ("User went to a bakery", new)}
     recs = [
-        MemoryRecord(id=i, user_id="u", kind=MemoryKind.FACT, content=t, event_time=w, record_time=w, valid_from=w)
+        MemoryRecord(
+            id=i, user_id="u", kind=MemoryKind.FACT, content=t, event_time=w, record_time=w, valid_from=w
+        )
         for i, (t, w) in texts.items()
     ]
     store.put(recs, embed.embed([r.content for r in recs]))
-    results = retrieve(store, "u", "sailing boats", embed.embed(["sailing boats"])[0],
-                       config=RetrievalConfig(), top_k=2, now=NOW)
+    results = retrieve(
+        store,
+        "u",
+        "sailing boats",
+        embed.embed(["sailing boats"])[0],
+        config=RetrievalConfig(),
+        top_k=2,
+        now=NOW,
+    )
     assert ids(results)[0] == "old-match"
+
+
+def test_bm25_full_match_bound_scales_strong_matches_high_and_incidental_overlap_low() -> None:
+    from memagent.retrieval import bm25_upper_bound
+
+    docs = [(f"d{i}", f"filler message number {i} about the weather and travel") for i in range(30)]
+    docs.append(("hit", "Zanzibar ferry tickets for Zanzibar on 12 March, Zanzibar again"))
+    query = "zanzibar ferry tickets march"
+    scores = bm25_scores(query, docs)
+    bound = bm25_upper_bound(query, docs)
+    assert bound > 0
+    assert scores["hit"] / bound > 0.7
+    assert all(v / bound < 0.4 for k, v in scores.items() if k != "hit")
+    incidental = bm25_scores("weather in zanzibar ferry schedule tickets", docs)["d3"]
+    assert incidental / bm25_upper_bound("weather in zanzibar ferry schedule tickets", docs) < 0.15
+    assert bm25_upper_bound("", docs) == 0.0 and bm25_upper_bound("unknownword", docs) == 0.0

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memagent.stores import ChromaStore, InProcessStore, open_store
-from memagent.stores.chroma import OPEN_UNTIL, record_where
 
 from memagent.errors import ConfigError, StoreError
 from memagent.interfaces import MemoryStore
+from memagent.stores import ChromaStore, InProcessStore, open_store
+from memagent.stores.chroma import OPEN_UNTIL, record_where
 from memagent.testing.conformance import StoreConformance, day, make_record
 from memagent.testing.fakes import FakeEmbedder
 from memagent.types import MemoryKind, RecordFilter

@@ -26,7 +26,9 @@ _THINGS = (
 _CITIES = ("Lisbon", "Osaka", "Nairobi", "Lima", "Oslo", "Hanoi", "Denver", "Tunis")
 
 
-def synthetic_history(*, sessions: int, users: int = 3, turns_per_session: int = 6, seed: int = 0) -> list[Turn]:
+def synthetic_history(
+    *, sessions: int, users: int = 3, turns_per_session: int = 6, seed: int = 0
+) -> list[Turn]:
     """``sessions`` sessions spread over ``users`` users, one session a day, a minute per turn."""
     rng = random.Random(seed)
     start = datetime(2023, 1, 1, 10, tzinfo=UTC)
