@@ -43,6 +43,24 @@ ExtractionOpt = Annotated[
 ]
 
 
+_SETTINGS: dict[str, str | None] = {"embedding_model": None}
+
+
+@app.callback()
+def _main(
+    embedding_model: Annotated[
+        str | None,
+        typer.Option(
+            "--embedding-model",
+            envvar="MEMAGENT_EMBEDDING_MODEL",
+            help="Local sentence-transformers model directory (default: the bundled all-MiniLM-L6-v2)",
+        ),
+    ] = None,
+) -> None:
+    """Long-term, personalized memory for LLM assistants."""
+    _SETTINGS["embedding_model"] = embedding_model
+
+
 def _chat_model(model: str | None) -> Any:
     if model is None:
         return None
@@ -59,8 +77,11 @@ def _open_memory(
     if extraction not in ("rules", "llm", "none"):
         raise InputError(f"unknown extraction {extraction!r}: use rules, llm or none", field="--extraction")
     config = MemoryConfig(extraction=extraction)  # type: ignore[arg-type]
+    from memagent.embeddings import SentenceTransformerEmbedder
+
     location = store or str(data_dir / "chroma")
-    return Memory.open(location, config=config, chat_model=_chat_model(model))
+    embedder = SentenceTransformerEmbedder(_SETTINGS["embedding_model"])
+    return Memory.open(location, embedder=embedder, config=config, chat_model=_chat_model(model))
 
 
 @contextmanager
