@@ -1,8 +1,11 @@
-"""The ``memagent eval`` command: replay a benchmark through memagent and the baselines, print the tables.
+"""The ``memagent eval`` and ``memagent ablate`` commands.
 
-``register(app)`` adds the command to a Typer app (memagent's CLI calls it). Outputs in ``--out``:
-``results.json`` (every number), ``results.md`` (the tables) and ``manifest.json`` (config, package
-versions, data hashes, seed, machine, command line); ``mcq.json`` too when ``--mcq-model`` is given.
+``eval`` replays a benchmark through memagent and the baselines and prints the tables; ``ablate`` runs
+memagent's ablation grid (`memagent.eval.ablation`). ``register(app)`` adds both to a Typer app
+(memagent's CLI calls it). ``eval`` writes to ``--out``: ``results.json`` (every number), ``results.md``
+(the tables) and ``manifest.json`` (config, package versions, data hashes, seed, machine, command line);
+``mcq.json`` too when ``--mcq-model`` is given. ``ablate`` writes ``results.json``, ``results.md``,
+``ablation.png``, ``manifest.json`` and one ``variants/<name>.json`` per finished variant (resumable).
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from memagent.eval.report import to_json, to_markdown
 from memagent.eval.runner import EvalResult, evaluate, subset
 from memagent.eval.systems import BASELINES, build_systems
 
-__all__ = ["eval_command", "parse_floats", "parse_ints", "register", "run_eval"]
+__all__ = [
+    "ablate_command",
+    "eval_command",
+    "parse_floats",
+    "parse_ints",
+    "register",
+    "run_ablate",
+    "run_eval",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -270,6 +281,146 @@ def eval_command(
     console.print(f"Wrote {target / 'results.json'}, {target / 'results.md'}, {target / 'manifest.json'}")
 
 
+def run_ablate(
+    benchmark: str,
+    data: Path,
+    *,
+    out: Path,
+    limit: int | None = None,
+    budgets: list[int] | None = None,
+    thresholds: list[float] | None = None,
+    variant: str | None = None,
+    variants: list[str] | None = None,
+    variant_file: Path | None = None,
+    model: str | None = None,
+    seed: int = 0,
+    fresh: bool = False,
+    metric: str | None = None,
+    show_progress: bool = True,
+    embedder: Any = None,
+    counter: Any = None,
+    chat_model: Any = None,
+) -> dict[str, Any]:
+    """Load ``benchmark`` and run the ablation grid (`memagent.eval.ablation.ablate`) into ``out``.
+
+    Returns the ``results.json`` document. ``embedder`` and ``counter`` default as in `run_eval`;
+    ``chat_model`` (tests) replaces ``init_chat_model(model)``.
+    """
+    from memagent.embeddings import CachedEmbedder, SentenceTransformerEmbedder
+    from memagent.eval.ablation import ablate, expand_grid, load_variant_file
+    from memagent.replay import load_benchmark
+    from memagent.tokens import TiktokenCounter
+
+    extra = load_variant_file(variant_file) if variant_file else None
+    if chat_model is None and model:
+        from langchain.chat_models import init_chat_model
+
+        chat_model = init_chat_model(model)
+    grid = expand_grid(variants, extra=extra, llm=chat_model is not None)
+    loaded = load_benchmark(benchmark, data, **_loader_kwargs(benchmark, variant, seed))
+    dataset = subset(loaded, limit)
+    if variant:
+        dataset = dataset.model_copy(update={"name": f"{dataset.name} ({variant})"})
+    embedder = CachedEmbedder(embedder if embedder is not None else SentenceTransformerEmbedder())
+    counter = counter if counter is not None else TiktokenCounter()
+    return ablate(
+        dataset,
+        grid,
+        out,
+        embedder=embedder,
+        counter=counter,
+        budgets=budgets or [256, 512, 1024, 2048],
+        thresholds=thresholds or [0.5, 0.6, 0.7],
+        chat_model=chat_model,
+        settings={
+            "embedder": _embedder_name(embedder.inner),
+            "counter": getattr(counter, "encoding_name", type(counter).__name__),
+            "model": model,
+        },
+        fresh=fresh,
+        metric=metric,
+        manifest={
+            "benchmark": benchmark,
+            "data_path": data,
+            "seed": seed,
+            "limit": limit,
+            "variant": variant,
+        },
+        console=err_console,
+        show_progress=show_progress,
+    )
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def ablate_command(
+    benchmark: Annotated[
+        str, typer.Argument(help="perma, prefeval, personachat, memorybank, locomo, longmemeval")
+    ],
+    data: Annotated[Path, typer.Option("--data", help="The benchmark's file or directory.")],
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N users, evenly spaced.")] = None,
+    variants: Annotated[
+        str | None,
+        typer.Option("--variants", help="Comma-separated variants (default: all; top-k=N for any N)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help='JSON file of more variants: {"name": {overrides}}.')
+    ] = None,
+    budgets: Annotated[
+        str, typer.Option("--budgets", help="Comma-separated token budgets.")
+    ] = "256,512,1024,2048",
+    thresholds: Annotated[str, typer.Option("--thresholds", help="Cosine thresholds.")] = "0.5,0.6,0.7",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default ablate-out/BENCHMARK).")
+    ] = None,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Loader variant (prefeval: explicit, choice, persona).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Chat model for the llm-extraction variant, e.g. openai:gpt-4o-mini."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Metric of the table and plot (default: headline).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the loader.")] = 0,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Recompute variants already saved in --out.")
+    ] = False,
+) -> None:
+    """Run memagent's ablation grid (one switch off at a time, every budget); resumable in --out."""
+    from memagent.errors import MemAgentError
+
+    target = out or Path("ablate-out") / (benchmark + (f"-{variant}" if variant else ""))
+    started = time.perf_counter()
+    try:
+        doc = run_ablate(
+            benchmark,
+            data,
+            out=target,
+            limit=limit,
+            budgets=parse_ints(budgets),
+            thresholds=parse_floats(thresholds),
+            variant=variant,
+            variants=_split(variants),
+            variant_file=config,
+            model=model,
+            seed=seed,
+            fresh=fresh,
+            metric=metric,
+            show_progress=err_console.is_terminal,
+        )
+    except MemAgentError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(Markdown((target / "results.md").read_text(encoding="utf-8")))
+    console.print(f"{len(doc['variants'])} variants in {time.perf_counter() - started:.1f} s")
+    console.print(f"Wrote results.json, results.md, ablation.png, manifest.json and variants/ to {target}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``eval`` command to ``app``."""
+    """Add the ``eval`` and ``ablate`` commands to ``app``."""
     app.command("eval")(eval_command)
+    app.command("ablate")(ablate_command)
