@@ -38,8 +38,6 @@ __all__ = ["IngestReport", "Memory", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
 _EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
-_TOKENS_PER_RELEVANT_LINE = 24
-"""Rough cost of one retrieved line: a larger budget asks retrieval for more candidates to fill it."""
 
 
 def turn_record_id(user_id: str, turn_id: str) -> str:
@@ -323,13 +321,15 @@ class Memory:
 
         Hard constraints (diet, allergies, health) come first; then, taking turns so that none can starve
         the others, preferences and facts ranked by relevance to the query, the memories retrieved for the
-        query (raw turns included), and recent events. Every line names the records it came from.
+        query (raw turns included, except turns whose every extracted memory was superseded), and recent
+        events. A larger budget retrieves proportionally more. Every line names the records it came from.
         """
         budget = budget or self.config.budget
         when = as_utc(as_of) if as_of else None
         has_query = bool(query and query.strip())
         flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
         stable = self.store.list(user_id, flt)
+        stale_turns = self._stale_turn_ids(user_id, stable, when)
         if has_query and stable:
             vector = self.embedder.embed([query or ""])[0]
             ranked = [r for r, _ in self.store.search(user_id, vector, len(stable), flt)]
@@ -344,8 +344,10 @@ class Memory:
         events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
         relevant: list[MemoryRecord] = []
         if has_query:
-            k = max(self.config.top_k, budget // _TOKENS_PER_RELEVANT_LINE)
-            hits = self.recall(user_id, query or "", k=k, as_of=when, exclude_turn_ids=exclude_turn_ids)
+            k = max(self.config.top_k, self.config.top_k * budget // self.config.budget)
+            hits = self.recall(
+                user_id, query or "", k=k, as_of=when, exclude_turn_ids=[*exclude_turn_ids, *stale_turns]
+            )
             relevant = [h.record for h in hits]
         sections = [
             ProfileSection(name="constraints", records=constraints),
@@ -355,6 +357,17 @@ class Memory:
             ProfileSection(name="events", title="Recent events", records=events),
         ]
         return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
+
+    def _stale_turn_ids(self, user_id: str, current: Sequence[MemoryRecord], when: datetime | None) -> set[str]:
+        """Turns whose every extracted preference or fact was superseded (by ``when``): their text is stale."""
+        history = self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False))
+        superseded = {
+            turn
+            for record in history
+            if record.valid_until is not None and (when is None or record.valid_until <= when)
+            for turn in record.source_turn_ids
+        }
+        return superseded - {turn for record in current for turn in record.source_turn_ids}
 
     def users(self) -> list[str]:
         """Every user with something stored."""

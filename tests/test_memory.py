@@ -157,3 +157,12 @@ def test_constraints_survive_a_small_budget_for_an_unrelated_query(memory) -> No
     )
     profile = memory.profile("ana", "recommend a concert", budget=64)
     assert "peanut" in profile.text.lower() and profile.tokens <= 64
+
+
+def test_profile_leaves_out_raw_turns_that_only_said_something_superseded(memory) -> None:
+    memory.remember([turn("I love sushi.", "2023-01-01T10:00", session="a", turn_id="old")])
+    memory.remember([turn("I hate sushi now.", "2023-03-01T10:00", session="b", turn_id="new")])
+    text = memory.profile("ana", "sushi tonight?", budget=1024).text.lower()
+    assert "hate" in text and "i love sushi" not in text and "user loves sushi" not in text
+    february = memory.profile("ana", "sushi tonight?", budget=1024, as_of=datetime(2023, 2, 1, tzinfo=UTC))
+    assert "love" in february.text.lower() and "hate" not in february.text.lower()
