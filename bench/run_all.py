@@ -8,7 +8,8 @@ Usage (from the project root, after `make install`):
 Each run replays the staged public data in ../shared/data through memagent and the baselines with the
 bundled embedding model, offline, and writes results.json, results.md and manifest.json to
 bench/results/<run>/. Users are taken evenly spaced (`--limit`), never picked by hand. Each run takes
-under 15 minutes on 2 cores.
+under 15 minutes on 2 cores. `ablation-prefeval-explicit` runs `memagent ablate` (every config switch,
+budgets 256-2048) and writes ablation.png beside its tables.
 """
 
 from __future__ import annotations
@@ -34,15 +35,35 @@ RUNS: dict[str, dict] = {
     "prefeval-persona": {"benchmark": "prefeval", "data": "prefeval", "variant": "persona", "limit": 96},
     "personachat": {"benchmark": "personachat", "data": "personachat", "limit": 500},
 }
+ABLATIONS: dict[str, dict] = {
+    "ablation-prefeval-explicit": {
+        "benchmark": "prefeval",
+        "data": "prefeval",
+        "variant": "explicit",
+        "limit": 48,
+    },
+}
 SYSTEMS = ("memagent", "naive-rag", "bm25-raw", "recent", "no-memory")
 
 
 def run(name: str) -> float:
-    """Run one benchmark; returns its wall time in seconds."""
-    from memagent.eval.commands import run_eval
+    """Run one benchmark or ablation; returns its wall time in seconds."""
+    from memagent.eval.commands import run_ablate, run_eval
 
-    spec = RUNS[name]
     started = time.perf_counter()
+    if name in ABLATIONS:
+        spec = ABLATIONS[name]
+        run_ablate(
+            spec["benchmark"],
+            DATA / spec["data"],
+            out=RESULTS / name,
+            limit=spec["limit"],
+            variant=spec.get("variant"),
+            fresh=True,
+            show_progress=sys.stderr.isatty(),
+        )
+        return time.perf_counter() - started
+    spec = RUNS[name]
     run_eval(
         spec["benchmark"],
         DATA / spec["data"],
@@ -106,13 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=sorted(RUNS), action="append", help="run only these (repeatable)")
+    parser.add_argument(
+        "--only", choices=sorted({**RUNS, **ABLATIONS}), action="append", help="run only these (repeatable)"
+    )
     parser.add_argument("--summary", action="store_true", help="only rebuild the summary")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set MEMAGENT_DATA)")
     if not args.summary:
-        for name in args.only or list(RUNS):
+        for name in args.only or [*RUNS, *ABLATIONS]:
             seconds = run(name)
             print(f"{name}: {seconds:.0f}s", flush=True)
     text = summary()
