@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from memagent.extraction import RuleExtractor, is_personal
-from memagent.extraction.rules import find_memories, slot_key
+from memagent.extraction.rules import find_memories, first_person, slot_key
 from memagent.interfaces import Extractor
 from memagent.types import Candidate, MemoryKind, Polarity, Role, Turn
 
@@ -174,3 +174,113 @@ def test_provenance_fields() -> None:
 def test_prefilter() -> None:
     assert is_personal("my dog is sick") and is_personal("I'm fine") and is_personal("we went out")
     assert not is_personal("The sky is blue.") and not is_personal("Did you see it?")
+
+
+# --- the fallback: first-person statements no specific rule reads ---
+
+
+@pytest.mark.parametrize(
+    ("text", "content"),
+    [
+        ("i've two older mustangs .", "User has two older mustangs"),
+        ("i stunt double", "User stunts double"),
+        ("i am very strong for my age", "User is very strong for their age"),
+        ("my friends are all skateboarders", "User's friends are all skateboarders"),
+        ("I learn best through personalized, one-on-one instruction.",
+         "User learns best through personalized, one-on-one instruction"),
+        ("everyday i walk three miles", "User walks three miles everyday"),
+        ("i just got off work", "User just got off work"),
+    ],
+)  # fmt: skip
+def test_fallback_keeps_a_self_description_whole(text: str, content: str) -> None:
+    c = _one(text)
+    assert c.content == content
+    assert (c.kind, c.slot) == (MemoryKind.FACT, None) and c.confidence < 0.5
+
+
+def test_fallback_splits_sentences_and_drops_questions() -> None:
+    found = find_memories("do you like vintage cars ? i've two older mustangs . what about you ?", WHEN)
+    assert [f.content for f in found] == ["User has two older mustangs"]
+    both = find_memories("i am good , i just got off work and tired , i have two jobs .", WHEN)
+    assert "User has two jobs" in [f.content for f in both] and len(both) == 2
+
+
+def test_fallback_strips_a_tag_question() -> None:
+    assert _one("i have read about 20 books this year , have you ?").content == (
+        "User has read about 20 books this year"
+    )
+
+
+def test_fallback_preference_carries_polarity() -> None:
+    c = _one('"I find water sports uncomfortable and avoid them whenever possible."')
+    assert c.kind is MemoryKind.PREFERENCE and c.polarity is Polarity.NEGATIVE and c.slot is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want you to act as a travel guide.",
+        "Can you write me a poem about my cat?",
+        "Please tell me a joke, I am bored",
+        "write a story where I am a pirate",
+        "I need help with my essay",
+        "I was wondering if you could help",
+        "I bet you can get hurt",
+        "I think that is great",
+        "i am doing well , thanks",
+        "I love it",
+        "Make this grammatically correct: I like my watch.",
+        "I have this error: TypeError in self.run() when x = 3",
+        "in typescript how do i throw a new error",
+        "Summarize this. I was born in 1990 and I have two cats named Tom and Jerry.",
+    ],
+)
+def test_fallback_skips_requests_questions_and_filler(text: str) -> None:
+    fallback = [f for f in find_memories(text, WHEN) if f.slot is None and f.confidence < 0.5]
+    assert fallback == [], text
+
+
+def test_pronoun_object_gets_no_slot() -> None:
+    c = _one("i love working on them")
+    assert c.content == "User loves working on them" and c.slot is None
+    assert c.polarity is Polarity.POSITIVE
+    hate = _one("I hate doing them on weekends")  # no "pref:them" slot to supersede the love above
+    assert hate.slot is None and hate.polarity is Polarity.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't think I like horror movies",
+        "I'm not sure I like horror movies",
+        "I never really liked horror movies",
+    ],
+)
+def test_negation_raising_reads_as_dislike(text: str) -> None:
+    c = _one(text)
+    assert c.polarity is Polarity.NEGATIVE and c.slot == "pref:" + slot_key("horror movies"), c.content
+
+
+def test_used_to_but_not_now() -> None:
+    c = _one("i used to play tennis but now not so much")
+    assert c.content == "User used to play tennis" and c.polarity is Polarity.NEGATIVE
+
+
+def test_third_person_verbs() -> None:
+    assert _one("I need to avoid gluten").content.startswith("User needs to avoid")
+    assert _one("i've been there 6 times").content == "User has been there 6 times"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("User has two older mustangs", "I have two older mustangs"),
+        ("User is very strong for their age", "I am very strong for my age"),
+        ("User's friends are all skateboarders", "My friends are all skateboarders"),
+        ("User dances on the weekends", "I dance on the weekends"),
+        ("User and their wife have three girls", "My wife and I have three girls"),
+        ("i love it", "i love it"),
+    ],
+)
+def test_first_person(content: str, expected: str) -> None:
+    assert first_person(content) == expected

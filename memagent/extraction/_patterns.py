@@ -85,17 +85,36 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for p, r in (
         (r"[\u2018\u2019\u02bc`]", "'"),
         (r"\s+'\s*(?=(?:m|s|re|ve|ll|d|t)\b)", "'"),
-        (r"\bi\s*'\s*m\b|\bim\b", "I am"),
+        (r"\bi\s*'\s*m\b|\bim\b|\bi\s+m\b", "I am"),
+        (r"\bi\s+ve\b", "I have"),
+        (r"\bi\s+d(?=\s+(?:love|like|rather|be|have|say|prefer|never|not)\b)", "I would"),
         (r"\bi've\b|\bive\b", "I have"),
         (r"\bi'd\b", "I would"),
         (r"\bi'll\b", "I will"),
         (r"\bcan't\b|\bcant\b|\bcannot\b", "can not"),
         (r"\bwon't\b", "will not"),
-        (r"\b(do|does|did|is|are|was|were|have|has|had|would|could|should|must)n'?t\b", r"\1 not"),
+        (r"\b(do|does|did|is|are|was|were|have|has|had|would|could|should|must)(?:n'?t|'nt)\b", r"\1 not"),
         (r"\bwe're\b", "we are"),
         (r"\bwe've\b", "we have"),
         (r"\bwe'll\b", "we will"),
         (r"\bi\b", "I"),
+        (r"\bI\s+rather\b", "I would rather"),
+        # negation raising: "I do not think I like X" means "I do not like X"
+        (
+            r"\bI\s+(?:really\s+)?do\s+not\s+(?:think|believe|feel\s+like|suppose)\s+(?:that\s+)?I\s+(?:really\s+)?"
+            r"(?=(?:like|love|enjoy|care\s+for|want|need|eat|drink)\b)",
+            "I do not ",
+        ),
+        (r"\bI\s+(?:really\s+)?do\s+not\s+(?:think|believe|suppose)\s+(?:that\s+)?I\s+am\b", "I am not"),
+        (
+            r"\bI\s+am\s+not\s+(?:so\s+|too\s+|really\s+)?sure\s+(?:that\s+)?I\s+(?:really\s+)?(?=(?:like|love|enjoy)\b)",
+            "I do not really ",
+        ),
+        (
+            r"\bI\s+(?:really\s+)?do\s+not\s+(?:think|believe|suppose)\s+(?:that\s+)?I\s+would\s+(?:really\s+|ever\s+)?"
+            r"(?=(?:like|love|enjoy|want)\b)",
+            "I would not ",
+        ),
     )
 )
 
@@ -148,10 +167,11 @@ LIKE = _c(
 DISLIKE = _c(
     rf"\bI\s+{_ADV}(?P<verb>(?:do|does)\s+not\s+{_ADV}(?:like|love|enjoy|eat|drink|care\s+for|want|use|watch|"
     rf"listen\s+to|play|wear|drive|smoke|do|trust|need)|never\s+(?:eat|drink|touch|watch|use|wear|smoke|buy|order)|"
+    rf"would\s+not\s+{_ADV}(?:like|love|enjoy|want)|never\s+{_ADV}(?:liked|enjoyed|loved|cared\s+for)|"
     rf"hate|dislike|detest|loathe|despise|refuse\s+to|have\s+(?:no|zero|little)\s+(?:interest|patience)\s+(?:in|for)|"
     rf"(?:am\s+not|am\s+never)\s+(?:really\s+)?(?:interested\s+in|a\s+(?:big\s+|huge\s+)?fan\s+of)|"
     rf"have\s+(?:a\s+|an\s+)?(?:\w+\s+)?(?:aversion|dislike|distaste|disdain|hatred|loathing|phobia)\s+(?:to|for|of|towards?)|"
-    rf"am\s+{_ADV}(?:averse|opposed|against)\s+to|am\s+{_ADV}(?:afraid|scared|terrified|wary)\s+of|(?:try\s+to\s+|always\s+|tend\s+to\s+|prefer\s+to\s+|like\s+to\s+)?avoid|"
+    rf"am\s+{_ADV}(?:averse|opposed|against)\s+to|am\s+{_ADV}(?:afraid|scared|terrified|wary)\s+of|(?:try\s+to\s+|always\s+|tend\s+to\s+|prefer\s+to\s+|like\s+to\s+|need\s+to\s+|have\s+to\s+|must\s+)?avoid|"
     rf"stay\s+away\s+from|steer\s+clear\s+of|can\s+not\s+stand|can\s+not\s+bear|can\s+not\s+tolerate|"
     rf"am\s+not\s+(?:really\s+|very\s+|too\s+|that\s+|much\s+of\s+)?(?:{_FAN}|into|keen\s+on|interested\s+in|"
     rf"fond\s+of|big\s+on|a\s+fan\s+of|comfortable\s+with|a\s+(?:big\s+)?\w+\s+person)|"

@@ -10,7 +10,18 @@ from memagent.extraction import _patterns as P
 from memagent.timeparse import find_times
 from memagent.types import MemoryKind, Polarity
 
-__all__ = ["IRREGULAR", "Finding", "activity_key", "clean", "conj", "pronouns", "slot_key", "stem", "third"]
+__all__ = [
+    "IRREGULAR",
+    "Finding",
+    "activity_key",
+    "clean",
+    "conj",
+    "first_person",
+    "pronouns",
+    "slot_key",
+    "stem",
+    "third",
+]
 
 _DETERMINERS = frozenset(
     "the a an my some any all his her their our your this that these those to of".split()
@@ -31,6 +42,12 @@ IRREGULAR = {"am": "is", "are": "is", "have": "has", "do": "does", "go": "goes",
               "would": "would", "should": "should", "could": "could", "must": "must", "may": "may",
               "might": "might",
               "was": "was", "were": "was", "used": "used", "had": "had", "did": "did"}  # fmt: skip
+_PAST = frozenset(
+    "got went saw made took met did ate drank read ran wrote found gave left heard felt spent tried won "
+    "lost bought sold flew drove became began broke caught built fell forgot grew hit kept knew led paid "
+    "put rode sang sat slept spoke swam taught told threw wore thought brought came said sent stood "
+    "understood woke held let set shut cut hurt quit been gone done seen known".split()
+)
 _ADVERBS = frozenset(
     "never always really just also still actually generally usually often normally typically sometimes "
     "rarely seldom mostly occasionally regularly frequently now only".split()
@@ -75,7 +92,8 @@ def conj(word: str) -> str:
     low = word.lower()
     if low in IRREGULAR:
         return IRREGULAR[low]
-    if low.endswith("ed") or low.endswith("s") and not low.endswith(("ss", "sh")):
+    past = low.endswith("ed") and (not low.endswith("eed") or low in ("agreed", "freed", "guaranteed"))
+    if low in _PAST or past or low.endswith("s") and not low.endswith(("ss", "sh")):
         return word
     if low.endswith(("sh", "ch", "x", "z", "o", "ss")):
         return word + "es"
@@ -146,3 +164,41 @@ class Finding:
     when: datetime | None = None
     """Resolved event time; None means the turn's own time."""
     ends_slot: bool = False
+
+
+_FIRST_PERSON_HEAD = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"^User and others\b", "We"), (r"^User and (?:their|the) ([\w-]+)", r"My \1 and I"),
+        (r"^User and\b", "I and"), (r"^User's\b", "My"), (r"^User is\b", "I am"), (r"^User has\b", "I have"),
+        (r"^User does\b", "I do"), (r"^User\b", "I"),
+    )
+)  # fmt: skip
+_FIRST_PERSON_BODY = ((re.compile(r"\btheir\b"), "my"), (re.compile(r"\bthemselves\b"), "myself"))
+_VERB_S = re.compile(
+    r"^I ((?:\w+ly |never |always |often |now |only |also |just |still )*)(\w+?)(ies|es|s)\b"
+)
+
+
+def first_person(content: str) -> str:
+    """A "User ..." memory back in the first person ("User has two dogs" -> "I have two dogs").
+
+    For comparing memories with first-person text (a persona, the user's own words); anything not
+    starting with "User" is returned unchanged.
+    """
+    if not content.startswith("User"):
+        return content
+    for pattern, replacement in _FIRST_PERSON_HEAD:
+        content, n = pattern.subn(replacement, content, count=1)
+        if n:
+            break
+    for pattern, replacement in _FIRST_PERSON_BODY:
+        content = pattern.sub(replacement, content)
+    m = _VERB_S.match(content)
+    if m and m.group(2).lower() not in ("wa", "ha", "doe"):
+        ending = m.group(3)
+        base = m.group(2) + ("y" if ending == "ies" else "")
+        if ending == "es" and not base.endswith(("sh", "ch", "x", "z", "o", "ss")):
+            base += "e"
+        content = f"I {m.group(1)}{base}{content[m.end() :]}"
+    return content

@@ -17,13 +17,15 @@ from datetime import datetime
 from memagent.extraction import _patterns as P
 from memagent.extraction import _text as T
 from memagent.extraction._facts import activity, event, fact, habit
+from memagent.extraction._fallback import is_pasted, statement
 from memagent.extraction._text import Finding
 from memagent.interfaces import ExtractionResult
 from memagent.types import Candidate, MemoryKind, Polarity, Role, Turn
 
-__all__ = ["Finding", "RuleExtractor", "find_memories", "is_personal", "slot_key"]
+__all__ = ["Finding", "RuleExtractor", "find_memories", "first_person", "is_personal", "slot_key"]
 
 slot_key = T.slot_key
+first_person = T.first_person
 
 _PREF, _EVENT, _FACT = MemoryKind.PREFERENCE, MemoryKind.EVENT, MemoryKind.FACT
 _POS, _NEG, _NEU = Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.NEUTRAL
@@ -49,10 +51,16 @@ def _food_of(what: str) -> str | None:
     return food if food in P.ANIMAL_FOODS else None
 
 
+_NOT_NOW = re.compile(r"(?:not|no\s+longer|never|nothing|none)\b", re.IGNORECASE)
+
+
 def _change(c: str, a: datetime) -> list[Finding]:
     m = P.USED_TO.search(c)
     if m and m.group("old"):
         old, new = T.clean(m.group("old"), a, 12), m.group("new")
+        if old and _NOT_NOW.match(new):  # "I used to play tennis, but not anymore"
+            return [Finding(_PREF, f"User used to {T.pronouns(old)}", f"habit:{T.activity_key(old)}",
+                            "used to", _NEG, 0.5)]  # fmt: skip
         if old:
             verb, _, obj = old.partition(" ")
             new = re.sub(r"\b(?:it|them)\b", obj, new, count=1) if obj else new
@@ -222,6 +230,9 @@ def _dislike(c: str, a: datetime) -> list[Finding]:
         ):
             verb = re.sub(r"\s+", " ", m.group("verb")).strip()
             key = re.sub(r"^(?:to|doing|having|being)\s+", "", obj, flags=re.IGNORECASE)
+            if _PRONOUN_IN.search(key):
+                content = f"User {T.third(verb)} {T.pronouns(obj)}"
+                return [Finding(_PREF, content, None, None, _NEG, 0.5)]
             return [
                 Finding(
                     _PREF,
@@ -243,6 +254,10 @@ def _dislike(c: str, a: datetime) -> list[Finding]:
     return []
 
 
+_PRONOUN_IN = re.compile(
+    r"^(?:that|this|one|ones)\b|^(?:[\w'-]+\s+){0,2}?(?:it|them|those|these|him|her)\b", re.IGNORECASE
+)
+"""A pronoun as the object's head ("them", "working on them"): the slot would name nothing."""
 _OVER = re.compile(r"\s+(?:over|rather\s+than|instead\s+of|more\s+than|than)\s+", re.IGNORECASE)
 
 
@@ -279,6 +294,8 @@ def _like(c: str, a: datetime) -> list[Finding]:
     shown = {"would prefer": "prefers", "would rather": "would rather", "dig": "likes"}.get(verb) or T.third(
         verb
     )
+    if _PRONOUN_IN.search(main):  # "I love working on them": keep the clause, nothing to supersede
+        return [Finding(_PREF, f"User {shown} {T.pronouns(obj)}", None, None, _POS, 0.5)]
     return [Finding(_PREF, f"User {shown} {T.pronouns(obj)}", f"pref:{slot_key(key)}", value, _POS, 0.8)]
 
 
@@ -344,15 +361,26 @@ def _clauses(sentence: str) -> list[str]:
     return [p.replace("\x01", "and") for p in parts if p and p.strip()]
 
 
+_LOOSE_STOP = re.compile(r"\s+([.!?;]+)(?=\s|$)")
+
+
 def find_memories(text: str, anchor: datetime) -> list[Finding]:
-    """All findings in ``text`` said at ``anchor`` (pure; no pre-filter, no turn bookkeeping)."""
+    """All findings in ``text`` said at ``anchor`` (pure; no pre-filter, no turn bookkeeping).
+
+    A clause no rule reads, but that states something about the user, is kept whole by the fallback
+    (`_fallback.statement`), unless the turn looks like pasted text or code.
+    """
     found: list[Finding] = []
     seen: set[tuple[str | None, str]] = set()
-    for sentence in P.SENTENCE_SPLIT.split(P.normalise(text)):
+    fallback = not is_pasted(text)
+    for sentence in P.SENTENCE_SPLIT.split(_LOOSE_STOP.sub(r"\1", P.normalise(text))):
         if not sentence or not sentence.strip():
             continue
         for clause in _clauses(sentence):
-            for finding in _clause(clause, anchor):
+            findings = _clause(clause, anchor)
+            if not findings and fallback:
+                findings = statement(clause)
+            for finding in findings:
                 key = (finding.slot, finding.content.lower())
                 if key not in seen:
                     seen.add(key)
