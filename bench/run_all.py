@@ -112,11 +112,15 @@ def summary() -> str:
             "| system | t = 0.5 | t = 0.6 | t = 0.7 |",
             "|---|---|---|---|",
         ]
-        labels = {"memagent": "memagent (extracted memories)", "naive-rag": "store every utterance"}
-        for system, label in labels.items():
+        rows = (
+            ("memagent, memories as stored ('User has ...')", "memagent", "extraction"),
+            ("memagent, memories matched in the first person", "memagent", "extraction_first_person"),
+            ("store every utterance", "naive-rag", "extraction"),
+        )
+        for label, system, prefix in rows:
             ex = result["extraction"].get(system, {})
             cells = [
-                " / ".join(_cell(ex.get(f"extraction_{m}@{t}")) for m in ("precision", "recall", "f1"))
+                " / ".join(_cell(ex.get(f"{prefix}_{m}@{t}")) for m in ("precision", "recall", "f1"))
                 for t in (0.5, 0.6, 0.7)
             ]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -93,6 +93,10 @@ def _extraction_tables(result: EvalResult) -> list[str]:
     names = [n for n in result.systems if n in result.extraction]
     for prefix, title in (
         ("extraction", "Extraction vs gold profile (pooled over users)"),
+        (
+            "extraction_first_person",
+            "Extraction vs gold profile, memories matched in the first person ('User has' -> 'I have')",
+        ),
         ("session_extraction", "Extraction vs per-session gold (pooled over sessions)"),
     ):
         if not any(f"{prefix}_f1@{result.thresholds[0]}" in result.extraction[n] for n in names):
