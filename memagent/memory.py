@@ -350,7 +350,7 @@ class Memory:
             )
             relevant = [h.record for h in hits]
         sections = [
-            ProfileSection(name="constraints", records=constraints),
+            ProfileSection(name="constraints", records=constraints, pinned=True),
             ProfileSection(name="preferences", records=preferences),
             ProfileSection(name="relevant", title="Relevant memories", records=relevant),
             ProfileSection(name="facts", title="About the user", records=facts),

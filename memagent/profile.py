@@ -59,6 +59,8 @@ class ProfileSection(BaseModel):
     """Candidates, best first."""
     limit: int | None = Field(default=None, ge=0)
     """Most lines this section may place (None: as many as fit)."""
+    pinned: bool = False
+    """Fill this section completely before any other (with ``interleave``, before the round-robin)."""
 
     @property
     def heading(self) -> str:
@@ -171,13 +173,15 @@ the remaining budget plus this are skipped without re-counting the whole profile
 
 def _fill_order(sections: Sequence[ProfileSection], interleave: bool) -> list[tuple[int, MemoryRecord]]:
     """(section index, record) pairs in the order the packer tries them."""
+    pinned = [(i, r) for i, section in enumerate(sections) if section.pinned for r in section.records]
+    rest = [(i, section) for i, section in enumerate(sections) if not section.pinned]
     if not interleave:
-        return [(i, r) for i, section in enumerate(sections) for r in section.records]
-    longest = max((len(section.records) for section in sections), default=0)
-    return [
+        return pinned + [(i, r) for i, section in rest for r in section.records]
+    longest = max((len(section.records) for _, section in rest), default=0)
+    return pinned + [
         (i, section.records[depth])
         for depth in range(longest)
-        for i, section in enumerate(sections)
+        for i, section in rest
         if depth < len(section.records)
     ]
 

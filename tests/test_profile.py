@@ -274,3 +274,30 @@ def test_profile_budget_property_for_large_budgets(records: list[MemoryRecord], 
         assert profile.lines[0].record_ids == [records[0].id]
     if records[0].kind is MemoryKind.TURN:  # turns are cut to TURN_MAX_TOKENS, so one always fits
         assert profile.lines
+
+
+def test_pinned_sections_fill_before_the_round_robin() -> None:
+    from memagent.profile import ProfileSection, compile_profile
+    from memagent.tokens import WordCounter
+
+    def rec(i: str, text: str) -> MemoryRecord:
+        when = datetime(2023, 1, 1, tzinfo=UTC)
+        return MemoryRecord(
+            id=i,
+            user_id="u",
+            kind=MemoryKind.PREFERENCE,
+            content=text,
+            event_time=when,
+            record_time=when,
+            valid_from=when,
+        )
+
+    sections = [
+        ProfileSection(
+            name="constraints", records=[rec("c1", "allergic to peanuts"), rec("c2", "vegan")], pinned=True
+        ),
+        ProfileSection(name="preferences", records=[rec(f"p{i}", f"likes thing {i}") for i in range(20)]),
+    ]
+    profile = compile_profile("u", "q", sections, 80, WordCounter(), interleave=True)
+    ids = [line.record_ids[0] for line in profile.lines]
+    assert ids[:2] == ["c1", "c2"] and len(ids) > 2
