@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,7 @@ class MemoryAgent:
             "profile": "",
             "retrieved": [],
         }
-        if at is not None:
-            state["event_time"] = as_utc(at).isoformat()
+        state["event_time"] = as_utc(at if at is not None else datetime.now(UTC)).isoformat()
         run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id)}}
         out = self.graph.invoke(state, run_config)
         last = out["messages"][-1]

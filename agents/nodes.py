@@ -38,18 +38,23 @@ def _latest_text(state: AgentState) -> str:
     return ""
 
 
+def _said_at(state: AgentState) -> datetime:
+    """When the newest message was said."""
+    return datetime.fromisoformat(state["event_time"]) if state.get("event_time") else datetime.now(UTC)
+
+
 def _current_turn_ids(state: AgentState) -> list[str]:
     """Ids of the turn being answered (so it is not retrieved as its own context)."""
     return [t.turn_id for t in new_turns(state)]
 
 
 def new_turns(state: AgentState) -> list[Turn]:
-    """The newest human message as a `Turn`; its id is the message id, so re-sending a message is a no-op."""
+    """The newest human message as a `Turn`, identified by its message id (pass ids to dedupe re-sends)."""
     messages = state.get("messages", [])
     humans = [m for m in messages if isinstance(m, HumanMessage)]
     if not humans:
         return []
-    when = datetime.fromisoformat(state["event_time"]) if state.get("event_time") else datetime.now(UTC)
+    when = _said_at(state)
     session = state["session_id"]
     turn = Turn(
         user_id=state["user_id"],
@@ -113,7 +118,12 @@ def make_retrieve(memory: Memory) -> Node:
     """Node: retrieve the memories most relevant to the newest message."""
 
     def retrieve(state: AgentState) -> dict[str, Any]:
-        hits = memory.recall(state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state))
+        hits = memory.recall(
+            state["user_id"],
+            _latest_text(state),
+            exclude_turn_ids=_current_turn_ids(state),
+            now=_said_at(state),
+        )
         return {
             "retrieved": [
                 {
@@ -135,7 +145,10 @@ def make_build_profile(memory: Memory) -> Node:
 
     def build_profile(state: AgentState) -> dict[str, Any]:
         profile = memory.profile(
-            state["user_id"], _latest_text(state), exclude_turn_ids=_current_turn_ids(state)
+            state["user_id"],
+            _latest_text(state),
+            exclude_turn_ids=_current_turn_ids(state),
+            now=_said_at(state),
         )
         return {"profile": profile.text, "profile_tokens": profile.tokens}
 

@@ -162,7 +162,10 @@ class Memory:
 
     def new_turns(self, user_id: str, turns: Sequence[Turn]) -> list[Turn]:
         """The turns of ``user_id`` not stored yet (first occurrence of each turn id, in order)."""
-        unique = list({t.turn_id: t for t in turns}.values())
+        first: dict[str, Turn] = {}
+        for turn in turns:
+            first.setdefault(turn.turn_id, turn)
+        unique = list(first.values())
         known = {r.id for r in self.store.get(user_id, [turn_record_id(user_id, t.turn_id) for t in unique])}
         return [t for t in unique if turn_record_id(user_id, t.turn_id) not in known]
 
@@ -256,11 +259,13 @@ class Memory:
         as_of: datetime | None = None,
         include_history: bool = False,
         exclude_turn_ids: Sequence[str] = (),
+        now: datetime | None = None,
     ) -> list[ScoredRecord]:
         """The memories of ``user_id`` most relevant to ``query``, best first.
 
         Only current records unless ``include_history``; ``as_of`` gives the view at that event time.
-        Raw turns in ``exclude_turn_ids`` (the message being answered) are left out.
+        Raw turns in ``exclude_turn_ids`` (the message being answered) are left out. Recency is measured
+        from ``now`` (default: ``as_of``, else the clock); a replayed conversation passes its own time.
         """
         flt = RecordFilter(
             kinds=tuple(kinds) if kinds else None,
@@ -277,7 +282,7 @@ class Memory:
             config=self.config.retrieval,
             top_k=top_k + len(exclude_turn_ids),
             filter=flt,
-            now=as_utc(as_of) if as_of else self._clock(),
+            now=as_utc(now or as_of or self._clock()),
         )
         excluded = set(exclude_turn_ids)
         kept = [
@@ -316,6 +321,7 @@ class Memory:
         budget: int | None = None,
         as_of: datetime | None = None,
         exclude_turn_ids: Sequence[str] = (),
+        now: datetime | None = None,
     ) -> Profile:
         """Compile the user's profile for ``query`` under a hard token ``budget``.
 
@@ -324,7 +330,7 @@ class Memory:
         query (raw turns included, except turns whose every extracted memory was superseded), and recent
         events. A larger budget retrieves proportionally more. Every line names the records it came from.
         """
-        budget = budget or self.config.budget
+        budget = self.config.budget if budget is None else budget
         when = as_utc(as_of) if as_of else None
         has_query = bool(query and query.strip())
         flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
@@ -346,7 +352,12 @@ class Memory:
         if has_query:
             k = max(self.config.top_k, self.config.top_k * budget // self.config.budget)
             hits = self.recall(
-                user_id, query or "", k=k, as_of=when, exclude_turn_ids=[*exclude_turn_ids, *stale_turns]
+                user_id,
+                query or "",
+                k=k,
+                as_of=when,
+                exclude_turn_ids=[*exclude_turn_ids, *stale_turns],
+                now=now,
             )
             relevant = [h.record for h in hits]
         sections = [
@@ -358,8 +369,10 @@ class Memory:
         ]
         return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
 
-    def _stale_turn_ids(self, user_id: str, current: Sequence[MemoryRecord], when: datetime | None) -> set[str]:
-        """Turns whose every extracted preference or fact was superseded (by ``when``): their text is stale."""
+    def _stale_turn_ids(
+        self, user_id: str, current: Sequence[MemoryRecord], when: datetime | None
+    ) -> set[str]:
+        """Turns whose every extracted preference or fact was superseded (by ``when``): stale text."""
         history = self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False))
         superseded = {
             turn

@@ -1,9 +1,11 @@
-"""Hybrid retrieval: dense similarity, BM25 and recency, fused by weighted reciprocal-rank fusion.
+"""Hybrid retrieval: dense similarity and BM25 fused by score, with recency as a bounded prior.
 
 Everything here is a pure function except `retrieve`, whose only I/O is two calls on the `MemoryStore`
-(`search` for dense candidates, `list` for the lexical corpus). Signals are fused by rank, not by raw
-value, so cosines, BM25 scores and decay values never need a common scale; a weight of 0 switches a
-signal off completely (it neither nominates candidates nor moves them).
+(`search` for dense candidates, `list` for the lexical corpus). By default (`score_fusion`) dense cosines
+are min-max normalised over their candidate pool, BM25 is divided by the score of a full match
+(`bm25_upper_bound`), the two are mixed by weight, and recency can scale the result down by at most
+``recency_weight``. Weighted reciprocal-rank fusion (`rank_fusion`) is the alternative. A weight of 0
+switches a signal off completely (it neither nominates candidates nor moves them).
 """
 
 from __future__ import annotations

@@ -82,3 +82,11 @@ def test_the_message_being_answered_is_not_its_own_context(memory) -> None:
     assert "zanzibar" not in reply.text.lower()
     again = agent.chat("ana", "s2", "Tell me about Zanzibar quokkas", at=WHEN)
     assert "zanzibar quokka question" in again.text.lower()  # earlier turns are context
+
+
+def test_a_message_without_a_time_is_said_now_not_at_the_previous_messages_time(memory, tmp_path) -> None:
+    agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(tmp_path / "t.sqlite"))
+    agent.chat("ana", "s1", "hello there", at=datetime(2020, 1, 10, tzinfo=UTC))
+    agent.chat("ana", "s1", "My sister visited yesterday.")
+    (event,) = memory.memories("ana", kinds=[MemoryKind.EVENT])
+    assert event.event_time.year >= 2026

@@ -17,7 +17,8 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 @pytest.mark.integration
 def test_bundled_model_embeds_offline_and_preserves_meaning(real_embedder) -> None:
-    a, b, c = real_embedder.embed(["I do not drink alcohol", "I never drink beer or wine", "The train leaves at 9"])
+    texts = ["I do not drink alcohol", "I never drink beer or wine", "The train leaves at 9"]
+    a, b, c = real_embedder.embed(texts)
     assert real_embedder.dimension == 384 and len(a) == 384
     assert math.isclose(sum(x * x for x in a), 1.0, rel_tol=1e-4)
     assert cosine(a, b) > cosine(a, c) + 0.2

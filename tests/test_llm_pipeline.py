@@ -94,3 +94,15 @@ def test_a_repaired_reply_counts_one_failure_and_one_repair(make_memory) -> None
     ex = memory.remember(TURNS).extraction
     assert (ex.llm_calls, ex.failures, ex.repairs, ex.fallbacks) == (2, 1, 1, 0)
     assert [m.content for m in memory.memories("ana")] == ["User is vegetarian"]
+
+
+def test_a_blank_memory_in_the_reply_is_a_validation_failure_not_a_crash(make_memory) -> None:
+    blank = reply({"kind": "preference", "content": "   ", "slot": None, "value": None, "polarity": None,
+                   "confidence": 0.5, "turn_id": "t1", "when": None})  # fmt: skip
+    memory = make_memory(
+        config=MemoryConfig(extraction="llm"), chat_model=scripted_chat_model([blank, blank])
+    )
+    ex = memory.remember(TURNS).extraction
+    assert (ex.failures, ex.fallbacks) == (2, 1)
+    assert any("vegetarian" in m.content.lower() for m in memory.memories("ana"))
+    assert len(memory.memories("ana", kinds=[MemoryKind.TURN])) == 3

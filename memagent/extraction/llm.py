@@ -71,6 +71,11 @@ class _Memory(BaseModel):
     when: str | None = None
     ends_slot: bool = False
 
+    @field_validator("content", mode="before")
+    @classmethod
+    def _strip_content(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("kind", mode="before")
     @classmethod
     def _lower_kind(cls, value: Any) -> Any:
