@@ -68,7 +68,12 @@ def build_graph(
         "consolidate": lambda: make_consolidate(memory),
         "retrieve": lambda: make_retrieve(memory),
         "build_profile": lambda: make_build_profile(memory),
-        "respond": lambda: make_respond(chat_model, system_prompt=config.system_prompt),
+        "respond": lambda: make_respond(
+            chat_model,
+            system_prompt=config.system_prompt,
+            budget=memory.config.budget,
+            counter=memory.counter,
+        ),
     }
     graph = StateGraph(AgentState)
     names = config.enabled()
@@ -152,6 +157,12 @@ class MemoryAgent:
             retrieved=out.get("retrieved", []),
             ingest=out.get("ingest", {}),
         )
+
+    def close(self) -> None:
+        """Close the checkpointer's database connection, if it has one (the memory stays open)."""
+        connection = getattr(self.checkpointer, "conn", None)
+        if connection is not None:
+            connection.close()
 
     def forget(self, user_id: str) -> int:
         """Delete the user's memories and every conversation thread of theirs; returns records removed."""

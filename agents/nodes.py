@@ -11,8 +11,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from memagent.interfaces import ExtractionResult
+from memagent.interfaces import ExtractionResult, TokenCounter
 from memagent.memory import Memory
+from memagent.profile import pack_to_budget
 from memagent.types import Candidate, Role, Turn
 
 from .responders import build_messages, offline_reply
@@ -155,15 +156,22 @@ def make_build_profile(memory: Memory) -> Node:
     return build_profile
 
 
-def make_respond(chat_model: Any | None, *, system_prompt: str | None = None) -> Node:
-    """Node: answer with ``chat_model`` given the profile, or say plainly that no model is configured."""
+def make_respond(
+    chat_model: Any | None, *, system_prompt: str | None = None, budget: int, counter: TokenCounter
+) -> Node:
+    """Node: answer with ``chat_model`` given the profile, or say plainly that no model is configured.
+
+    Without a compiled profile (the build_profile node switched off) the retrieved memories are given
+    instead, packed to the same token ``budget``.
+    """
 
     def respond(state: AgentState) -> dict[str, Any]:
         profile = state.get("profile") or ""
         if not profile and state.get("retrieved"):
-            profile = "\n".join(f"- {item['content']}" for item in state["retrieved"])
+            lines = [f"- {item['content']}" for item in state["retrieved"]]
+            profile = "\n".join(lines[i] for i in pack_to_budget(lines, budget, counter))
         if chat_model is None:
-            return {"messages": [AIMessage(content=offline_reply(profile, state.get("retrieved") or []))]}
+            return {"messages": [AIMessage(content=offline_reply(profile))]}
         kwargs = {"system_prompt": system_prompt} if system_prompt else {}
         reply = chat_model.invoke(build_messages(profile, state.get("messages", []), **kwargs))
         return {"messages": [reply]}

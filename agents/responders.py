@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.messages import AnyMessage, SystemMessage
 
@@ -27,13 +26,10 @@ def build_messages(
     return [system, *list(history)[-max_history:]]
 
 
-def offline_reply(profile: str, retrieved: Sequence[dict[str, Any]]) -> str:
+def offline_reply(profile: str) -> str:
     """The reply when no model is configured: says so plainly and shows what is remembered and relevant."""
     if profile.strip():
         return (
             f"{NO_MODEL_NOTICE} Here is what I remember that is relevant to your message:\n{profile.strip()}"
         )
-    if retrieved:
-        lines = "\n".join(f"- {item['content']}" for item in retrieved)
-        return f"{NO_MODEL_NOTICE} Here is what I remember that is relevant to your message:\n{lines}"
     return f"{NO_MODEL_NOTICE} I do not remember anything relevant to your message yet."

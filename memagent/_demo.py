@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import ExitStack, closing
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["SAMPLE_HISTORY", "run_demo", "sample_history_path"]
 
@@ -35,11 +37,11 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
     from memagent.memory import Memory
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="memagent-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="memagent-demo-") as tmp, ExitStack() as stack:
         home = data_dir or Path(tmp)
         console.rule("memagent demo: offline, bundled embedding model, embedded Chroma")
         console.print(f"memory kept in {home}")
-        memory = Memory.open(home / "chroma")
+        memory = stack.enter_context(closing(Memory.open(home / "chroma")))
         load = time.perf_counter()
         memory.embedder.embed(["warm up"])
         console.print(f"embedding model loaded in {time.perf_counter() - load:.1f}s")
@@ -64,8 +66,8 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
             history.add_column(column)
         for record in memory.history("maya", "diet"):
             history.add_row(
-                record.value or "",
-                record.content,
+                Text(record.value or ""),
+                Text(record.content),
                 record.valid_from.date().isoformat(),
                 record.valid_until.date().isoformat() if record.valid_until else "now",
                 (record.superseded_by or "")[:8],
@@ -74,24 +76,26 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
         february = datetime(2023, 2, 15, tzinfo=UTC)
         then = [r.content for r in memory.memories("maya", as_of=february) if r.slot == "diet"]
         now = [r.content for r in memory.memories("maya") if r.slot == "diet"]
-        console.print(f"as of 2023-02-15: {then}\nnow: {now}")
+        console.print(f"as of 2023-02-15: {then}\nnow: {now}", markup=False)
 
         console.rule("4. events keep their own dates")
         for record in memory.memories("maya", kinds=None):
             if record.kind.value == "event":
                 console.print(
                     f"{record.event_time.date().isoformat()}: {record.content} "
-                    f"(said in turn {record.source_turn_ids[0]})"
+                    f"(said in turn {record.source_turn_ids[0]})",
+                    markup=False,
                 )
 
         console.rule(f"5. profile of maya for a dinner request, budget {budget} tokens")
         compiled = memory.profile("maya", "Can you suggest a dinner for tonight?", budget=budget)
-        console.print(Panel(compiled.text, title=f"{compiled.tokens}/{budget} tokens"), highlight=False)
+        console.print(Panel(Text(compiled.text), title=f"{compiled.tokens}/{budget} tokens"))
 
         console.rule("6. the agent answers (no language model configured: it says so)")
-        agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(home / "threads.sqlite"))
+        agent = stack.enter_context(
+            closing(MemoryAgent(memory, checkpointer=sqlite_checkpointer(home / "threads.sqlite")))
+        )
         for user, question in QUESTIONS:
             reply = agent.chat(user, "demo", question, at=datetime(2023, 5, 9, 12, tzinfo=UTC))
-            console.print(Panel(reply.text, title=f"{user}: {question}"), highlight=False)
-        memory.close()
+            console.print(Panel(Text(reply.text), title=Text(f"{user}: {question}")))
     console.rule(f"demo finished in {time.perf_counter() - started:.1f}s")

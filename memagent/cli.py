@@ -14,8 +14,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from memagent.config import MemoryConfig
 from memagent.errors import InputError, MemAgentError, UnknownUserError
@@ -81,17 +83,31 @@ def _open_memory(
 
     location = store or str(data_dir / "chroma")
     embedder = SentenceTransformerEmbedder(_SETTINGS["embedding_model"])
-    return Memory.open(location, embedder=embedder, config=config, chat_model=_chat_model(model))
+    return _closing_later(
+        Memory.open(location, embedder=embedder, config=config, chat_model=_chat_model(model))
+    )
+
+
+_TO_CLOSE: list[Any] = []
+
+
+def _closing_later(resource: Any) -> Any:
+    """Close ``resource`` when the running command ends (see `_errors`)."""
+    _TO_CLOSE.append(resource)
+    return resource
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn memagent errors into a one-line message and exit code 1."""
+    """Turn memagent errors into a one-line message and exit code 1; close what the command opened."""
     try:
         yield
     except MemAgentError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    finally:
+        while _TO_CLOSE:
+            _TO_CLOSE.pop().close()
 
 
 def _parse_when(value: str | None, *, field: str) -> datetime | None:
@@ -122,11 +138,11 @@ def _memory_table(records: list[MemoryRecord], title: str) -> Table:
         table.add_row(
             r.id[:8],
             r.kind.value,
-            r.content,
-            r.slot or "",
+            Text(r.content),
+            Text(r.slot or ""),
             r.event_time.date().isoformat(),
             f"{r.valid_from.date().isoformat()} → {until}",
-            ", ".join(r.source_turn_ids),
+            Text(", ".join(r.source_turn_ids)),
         )
     return table
 
@@ -153,7 +169,8 @@ def replay_file(
     """Replay a JSONL history into ``memory`` with a progress bar; earlier lines stay stored on a bad line."""
     from memagent.replay.jsonl import ReadReport, read_turns
 
-    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    with path.open(encoding="utf-8") as fh:
+        total = sum(1 for line in fh if line.strip())
     report = IngestReport()
     read = ReadReport()
     batch: list[Turn] = []
@@ -175,7 +192,7 @@ def replay_file(
         finally:
             flush()
     for error in read.errors:
-        err_console.print(f"[yellow]skipped:[/] {error}")
+        err_console.print(f"[yellow]skipped:[/] {escape(str(error))}")
     if read.errors:
         err_console.print(f"[yellow]{len(read.errors)} invalid line(s) skipped[/]")
     return report
@@ -270,7 +287,9 @@ def forget(
             raise typer.Exit(1)
         from memagent.agents import MemoryAgent, sqlite_checkpointer
 
-        agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite"))
+        agent = _closing_later(
+            MemoryAgent(memory, checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite"))
+        )
         removed = agent.forget(user)
         console.print(f"forgot {user}: {removed} records removed")
 
@@ -360,8 +379,10 @@ def chat(
 
     with _errors():
         memory = _open_memory(data_dir, store, model, extraction)
-        agent = MemoryAgent(
-            memory, _chat_model(model), checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite")
+        agent = _closing_later(
+            MemoryAgent(
+                memory, _chat_model(model), checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite")
+            )
         )
         session_id = session or datetime.now(UTC).strftime("chat-%Y%m%d-%H%M%S")
         console.print(f"[dim]user {user}, session {session_id}; empty line to quit[/]")
@@ -373,7 +394,7 @@ def chat(
             if not text:
                 break
             reply = agent.chat(user, session_id, text)
-            console.print(f"[bold]agent>[/] {reply.text}", markup=True, highlight=False)
+            console.print(Text.assemble(("agent> ", "bold"), reply.text))
 
 
 @app.command()

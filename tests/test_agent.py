@@ -90,3 +90,15 @@ def test_a_message_without_a_time_is_said_now_not_at_the_previous_messages_time(
     agent.chat("ana", "s1", "My sister visited yesterday.")
     (event,) = memory.memories("ana", kinds=[MemoryKind.EVENT])
     assert event.event_time.year >= 2026
+
+
+def test_without_a_profile_the_retrieved_memories_still_respect_the_budget(make_memory) -> None:
+    from memagent.config import MemoryConfig
+
+    memory = make_memory(config=MemoryConfig(budget=40, top_k=30))
+    agent = MemoryAgent(memory, config=AgentConfig(build_profile=False))
+    for i in range(30):
+        agent.chat("ana", "s1", f"I love hiking trail number {i} in the mountains.", at=WHEN)
+    reply = agent.chat("ana", "s1", "Which hiking trails do I love?", at=WHEN)
+    shown = reply.text.split("\n", 1)[1]
+    assert 0 < memory.counter.count(shown) <= 40
