@@ -229,9 +229,9 @@ def memories(
 ) -> None:
     """List or search a user's memories, now or as of a date."""
     with _errors():
+        when = _parse_when(as_of, field="--as-of")
         memory = _open_memory(data_dir, store)
         _require_user(memory, user)
-        when = _parse_when(as_of, field="--as-of")
         if query:
             hits = memory.recall(user, query, kinds=kind, as_of=when, include_history=history)
             records = [h.record for h in hits]
@@ -262,9 +262,10 @@ def profile(
 ) -> None:
     """Print the token-budgeted profile of a user."""
     with _errors():
+        when = _parse_when(as_of, field="--as-of")
         memory = _open_memory(data_dir, store)
         _require_user(memory, user)
-        compiled = memory.profile(user, query, budget=budget, as_of=_parse_when(as_of, field="--as-of"))
+        compiled = memory.profile(user, query, budget=budget, as_of=when)
         console.print(compiled.text, markup=False, highlight=False)
         console.print(
             f"[dim]{compiled.tokens}/{budget} tokens, {len(compiled.lines)} lines, "

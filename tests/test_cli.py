@@ -100,7 +100,7 @@ def test_malformed_json_and_bad_dates_are_named(tmp_path: Path) -> None:
     code, _, err = run("replay", str(path), "-d", str(tmp_path / "h"))
     assert code == 1 and "broken.jsonl:1" in err and "JSON" in err
     code, _, err = run("memories", "nobody", "-d", str(tmp_path / "h"), "--as-of", "last week")
-    assert code == 1
+    assert code == 1 and "--as-of" in err and "last week" in err
 
 
 def _synthetic_history(path: Path, sessions: int) -> int:
