@@ -99,6 +99,12 @@ class WorkingSet:
         self.records[record.id] = record
         self.dirty.add(record.id)
 
+    def slot_history(self, slot: str) -> list[MemoryRecord]:
+        """Every held record of ``slot``, current or superseded, oldest first."""
+        return sorted(
+            (r for r in self.records.values() if r.slot == slot), key=lambda r: (r.valid_from, r.id)
+        )
+
     def current_in_slot(self, slot: str) -> list[MemoryRecord]:
         """Current records holding ``slot``, oldest first."""
         found = [r for r in self.records.values() if r.slot == slot and r.is_current]
@@ -144,6 +150,43 @@ def _merge_into(existing: MemoryRecord, incoming: MemoryRecord) -> MemoryRecord:
     )
 
 
+def _insert_into_history(
+    working: WorkingSet, incoming: MemoryRecord, stats: ConsolidationStats
+) -> MemoryRecord | None:
+    """Fit a value older than the slot's current one into its history, splitting the interval it falls in.
+
+    Returns the record to add, or None when it merged into the value that already held at its time.
+    """
+    history = working.slot_history(incoming.slot or "")
+    held = [r for r in history if r.valid_at(incoming.valid_from)]
+    if held:
+        previous = held[-1]
+        if _same_value(previous, incoming):
+            working.replace(_merge_into(previous, incoming))
+            stats.merged += 1
+            return None
+        follower = working.records.get(previous.superseded_by or "")
+        incoming = incoming.model_copy(
+            update={
+                "valid_until": previous.valid_until,
+                "superseded_by": previous.superseded_by,
+                "supersedes": previous.id,
+            }
+        )
+        working.replace(
+            previous.model_copy(update={"valid_until": incoming.valid_from, "superseded_by": incoming.id})
+        )
+        if follower is not None:
+            working.replace(follower.model_copy(update={"supersedes": incoming.id}))
+        stats.superseded += 1
+        return incoming
+    later = [r for r in history if r.valid_from > incoming.valid_from]
+    following = later[0]  # non-empty: the slot has a current value that starts after ``incoming``
+    if following.supersedes is None:
+        working.replace(following.model_copy(update={"supersedes": incoming.id}))
+    return incoming.model_copy(update={"valid_until": following.valid_from, "superseded_by": following.id})
+
+
 def consolidate(
     candidate: Candidate,
     vector: Sequence[float],
@@ -187,12 +230,11 @@ def consolidate(
                     working.replace(closed)
                     stats.superseded += 1
                 incoming = incoming.model_copy(update={"supersedes": latest.id})
-            else:  # older than what is current: keep it as history, superseded by the current value
-                incoming = incoming.model_copy(
-                    update={"valid_until": latest.valid_from, "superseded_by": latest.id}
-                )
-                if latest.supersedes is None:
-                    working.replace(latest.model_copy(update={"supersedes": incoming.id}))
+            else:  # older than what is current: a late arrival, inserted into the slot's history
+                inserted = _insert_into_history(working, incoming, stats)
+                if inserted is None:
+                    return stats
+                incoming = inserted
         working.add(incoming, array, dirty=True)
         stats.added += 1
         return stats

@@ -207,8 +207,8 @@ class Memory:
         now: datetime,
     ) -> None:
         working = WorkingSet()
-        for record in self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS)):
-            working.add(record)
+        for record in self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False)):
+            working.add(record)  # the slots' whole history: a late value is fitted into it
         ids = [record_from_candidate(user_id, c, now=now).id for c in candidates]
         for record in self.store.get(user_id, ids):  # already stored: a replay after a crash
             working.add(record)

@@ -125,3 +125,31 @@ def test_record_ids_are_deterministic() -> None:
     c = cand("User likes tea", datetime(2023, 1, 1, tzinfo=UTC))
     assert record_from_candidate("u", c, now=NOW).id == record_from_candidate("u", c, now=NOW).id
     assert record_from_candidate("u", c, now=NOW).id != record_from_candidate("v", c, now=NOW).id
+
+
+def test_a_late_value_splits_the_interval_it_falls_in_and_relinks() -> None:
+    working = WorkingSet()
+    jan, feb, mar = (datetime(2023, m, d, tzinfo=UTC) for m, d in ((1, 10), (2, 1), (3, 5)))
+    fold(working, cand("User is vegetarian", jan, slot="diet", value="vegetarian", turn="a"))
+    fold(working, cand("User eats fish", mar, slot="diet", value="eats fish", turn="b"))
+    stats = fold(working, cand("User is vegan", feb, slot="diet", value="vegan", turn="c"))
+    assert (stats.added, stats.superseded) == (1, 1)
+    veg, vegan, fish = sorted(working.records.values(), key=lambda r: r.valid_from)
+    for moment in (
+        datetime(2023, 1, 20, tzinfo=UTC),
+        datetime(2023, 2, 15, tzinfo=UTC),
+        datetime(2023, 4, 1, tzinfo=UTC),
+    ):
+        assert len([r for r in (veg, vegan, fish) if r.valid_at(moment)]) == 1
+    assert (veg.valid_until, veg.superseded_by) == (feb, vegan.id)
+    assert (vegan.supersedes, vegan.valid_until, vegan.superseded_by) == (veg.id, mar, fish.id)
+    assert fish.supersedes == vegan.id and fish.is_current
+
+
+def test_a_late_value_older_than_the_whole_history_is_superseded_by_the_first() -> None:
+    working = WorkingSet()
+    mar, jan = datetime(2023, 3, 5, tzinfo=UTC), datetime(2023, 1, 10, tzinfo=UTC)
+    fold(working, cand("User eats fish", mar, slot="diet", value="eats fish", turn="b"))
+    fold(working, cand("User is vegetarian", jan, slot="diet", value="vegetarian", turn="a"))
+    veg, fish = sorted(working.records.values(), key=lambda r: r.valid_from)
+    assert (veg.valid_until, veg.superseded_by, fish.supersedes) == (mar, fish.id, veg.id)

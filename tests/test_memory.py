@@ -169,3 +169,21 @@ def test_profile_leaves_out_raw_turns_that_only_said_something_superseded(memory
     assert "hate" in text and "i love sushi" not in text and "user loves sushi" not in text
     february = memory.profile("ana", "sushi tonight?", budget=1024, as_of=datetime(2023, 2, 1, tzinfo=UTC))
     assert "love" in february.text.lower() and "hate" not in february.text.lower()
+
+
+def test_a_late_arriving_value_never_leaves_two_values_valid_at_once(memory) -> None:
+    memory.remember([turn("I've been vegetarian for years.", "2023-01-10T12:00", session="a", turn_id="a")])
+    memory.remember([turn("I started eating fish again.", "2023-03-05T12:00", session="c", turn_id="c")])
+    memory.remember([turn("I'm vegan now.", "2023-02-01T12:00", session="b", turn_id="b")])
+    for day in (
+        datetime(2023, 1, 20, tzinfo=UTC),
+        datetime(2023, 2, 15, tzinfo=UTC),
+        datetime(2023, 4, 1, tzinfo=UTC),
+    ):
+        assert len([r for r in memory.memories("ana", as_of=day) if r.slot == "diet"]) == 1
+    assert (
+        "vegan"
+        in next(
+            r for r in memory.memories("ana", as_of=datetime(2023, 2, 15, tzinfo=UTC)) if r.slot == "diet"
+        ).content.lower()
+    )
