@@ -1,6 +1,7 @@
 """Data model of memagent: `Turn`, `MemoryRecord`, `Candidate`, `RecordFilter`, `ScoredRecord`, `Profile`.
 
-All timestamps are timezone-aware (naive input is taken as UTC). Two clocks are kept apart everywhere:
+All timestamps are timezone-aware (naive input is taken as UTC; a given offset is kept, so dates
+resolved from "yesterday" are the speaker's local dates). Two clocks are kept apart everywhere:
 *event time* (when a turn was said, or when the event it describes happened) and *record time* (when
 memagent stored it). Validity intervals (`valid_from`/`valid_until`) are in event time, so a history
 replayed today still answers "what did the user prefer in March?".
@@ -27,6 +28,7 @@ __all__ = [
     "ScoredRecord",
     "Timestamp",
     "Turn",
+    "as_aware",
     "as_utc",
     "stable_id",
 ]
@@ -39,8 +41,13 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Timestamp = Annotated[datetime, AfterValidator(as_utc)]
-"""A datetime normalised to aware UTC."""
+def as_aware(value: datetime) -> datetime:
+    """Return ``value`` timezone-aware: naive values are taken to be UTC, aware ones keep their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(as_aware)]
+"""An aware datetime. Its offset is kept, so "yesterday" said at 01:00+02:00 is the local yesterday."""
 
 
 def stable_id(*parts: str) -> str:

@@ -187,3 +187,9 @@ def test_a_late_arriving_value_never_leaves_two_values_valid_at_once(memory) -> 
             r for r in memory.memories("ana", as_of=datetime(2023, 2, 15, tzinfo=UTC)) if r.slot == "diet"
         ).content.lower()
     )
+
+
+def test_relative_dates_are_the_speakers_local_dates(memory) -> None:
+    memory.remember([turn("My sister visited yesterday.", "2023-05-08T01:00:00+02:00", turn_id="t1")])
+    (event,) = memory.memories("ana", kinds=[MemoryKind.EVENT])
+    assert event.event_time.date() == date(2023, 5, 7)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from memagent.errors import ConfigError, InputError
-from memagent.types import Role, Turn, as_utc
+from memagent.types import Role, Turn, as_aware
 
 __all__ = ["ReadReport", "parse_turn", "read_turns", "turn_to_json", "write_turns"]
 
@@ -70,7 +70,7 @@ def _parse_timestamp(value: Any, source: str | None, line: int | None) -> dateti
             field="timestamp",
         )
     try:
-        return as_utc(datetime.fromisoformat(value.strip()))
+        return as_aware(datetime.fromisoformat(value.strip()))
     except ValueError:
         raise InputError(f"invalid datetime {value!r}", source=source, line=line, field="timestamp") from None
 

@@ -122,8 +122,10 @@ class StoreConformance:
         assert got == record
         assert got.source_turn_ids == ["t3", "t1", "t2"]
         for stamp in (got.event_time, got.record_time, got.valid_from, got.valid_until):
-            assert stamp is not None and stamp.tzinfo is not None and stamp.utcoffset() == timedelta(0)
+            assert stamp is not None and stamp.tzinfo is not None
+        assert got.event_time.utcoffset() == timedelta(hours=2)  # the speaker's offset is kept
         assert got.event_time == datetime(2024, 3, 5, 12, 30, 15, 123456, tzinfo=UTC)
+        assert got.record_time.utcoffset() == timedelta(0)  # naive input is taken as UTC
 
     def test_roundtrip_keeps_unset_optionals(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         record = make_record("alice", "r-min", "User is called Alice")
