@@ -210,16 +210,21 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+DataOption = Annotated[Path, typer.Option("--data", help="The benchmark's file or directory.")]
+LimitOption = Annotated[int | None, typer.Option("--limit", help="At most N users, evenly spaced.")]
+ThresholdsOption = Annotated[str, typer.Option("--thresholds", help="Cosine thresholds.")]
+
+
 def eval_command(
     benchmark: Annotated[
         str, typer.Argument(help="perma, prefeval, personachat, memorybank, locomo, longmemeval")
     ],
-    data: Annotated[Path, typer.Option("--data", help="The benchmark's file or directory.")],
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N users, evenly spaced.")] = None,
+    data: DataOption,
+    limit: LimitOption = None,
     budgets: Annotated[
         str, typer.Option("--budgets", help="Comma-separated token budgets.")
     ] = "256,512,1024",
-    thresholds: Annotated[str, typer.Option("--thresholds", help="Cosine thresholds.")] = "0.5,0.6,0.7",
+    thresholds: ThresholdsOption = "0.5,0.6,0.7",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default eval-out/BENCHMARK).")
     ] = None,
@@ -359,8 +364,8 @@ def ablate_command(
     benchmark: Annotated[
         str, typer.Argument(help="perma, prefeval, personachat, memorybank, locomo, longmemeval")
     ],
-    data: Annotated[Path, typer.Option("--data", help="The benchmark's file or directory.")],
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N users, evenly spaced.")] = None,
+    data: DataOption,
+    limit: LimitOption = None,
     variants: Annotated[
         str | None,
         typer.Option("--variants", help="Comma-separated variants (default: all; top-k=N for any N)."),
@@ -371,7 +376,7 @@ def ablate_command(
     budgets: Annotated[
         str, typer.Option("--budgets", help="Comma-separated token budgets.")
     ] = "256,512,1024,2048",
-    thresholds: Annotated[str, typer.Option("--thresholds", help="Cosine thresholds.")] = "0.5,0.6,0.7",
+    thresholds: ThresholdsOption = "0.5,0.6,0.7",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default ablate-out/BENCHMARK).")
     ] = None,
