@@ -273,7 +273,19 @@ class Memory:
             as_of=as_utc(as_of) if as_of else None,
         )
         vector = self.embedder.embed([query])[0] if query.strip() else None
-        top_k = k or self.config.top_k
+        return self._recall(user_id, query, vector, flt, k or self.config.top_k, exclude_turn_ids, now, None)
+
+    def _recall(
+        self,
+        user_id: str,
+        query: str,
+        vector: Sequence[float] | None,
+        flt: RecordFilter,
+        top_k: int,
+        exclude_turn_ids: Sequence[str],
+        now: datetime | None,
+        corpus: Sequence[MemoryRecord] | None,
+    ) -> list[ScoredRecord]:
         hits = retrieve(
             self.store,
             user_id,
@@ -282,7 +294,8 @@ class Memory:
             config=self.config.retrieval,
             top_k=top_k + len(exclude_turn_ids),
             filter=flt,
-            now=as_utc(now or as_of or self._clock()),
+            now=as_utc(now or flt.as_of or self._clock()),
+            corpus=corpus,
         )
         excluded = set(exclude_turn_ids)
         kept = [
@@ -334,10 +347,11 @@ class Memory:
         when = as_utc(as_of) if as_of else None
         has_query = bool(query and query.strip())
         flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
-        stable = self.store.list(user_id, flt)
-        stale_turns = self._stale_turn_ids(user_id, stable, when)
-        if has_query and stable:
-            vector = self.embedder.embed([query or ""])[0]
+        everything = self.store.list(user_id, RecordFilter(current_only=False))  # listed once, filtered here
+        stable = [r for r in everything if flt.matches(r)]
+        stale_turns = _stale_turn_ids(everything, stable, when)
+        vector = self.embedder.embed([query or ""])[0] if has_query else None
+        if vector is not None and stable:
             ranked = [r for r, _ in self.store.search(user_id, vector, len(stable), flt)]
             seen = {r.id for r in ranked}
             ranked += [r for r in stable if r.id not in seen]
@@ -346,18 +360,21 @@ class Memory:
         constraints = [r for r in ranked if is_constraint(r)]
         preferences = [r for r in ranked if r.kind == MemoryKind.PREFERENCE and not is_constraint(r)]
         facts = [r for r in ranked if r.kind == MemoryKind.FACT and not is_constraint(r)]
-        events = self.store.list(user_id, RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when))
+        event_filter = RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when)
+        events = [r for r in everything if event_filter.matches(r)]
         events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
         relevant: list[MemoryRecord] = []
         if has_query:
             k = max(self.config.top_k, self.config.top_k * budget // self.config.budget)
-            hits = self.recall(
+            hits = self._recall(
                 user_id,
                 query or "",
-                k=k,
-                as_of=when,
-                exclude_turn_ids=[*exclude_turn_ids, *stale_turns],
-                now=now,
+                vector,
+                RecordFilter(as_of=when),
+                k,
+                [*exclude_turn_ids, *stale_turns],
+                now,
+                everything,
             )
             relevant = [h.record for h in hits]
         sections = [
@@ -368,19 +385,6 @@ class Memory:
             ProfileSection(name="events", title="Recent events", records=events),
         ]
         return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
-
-    def _stale_turn_ids(
-        self, user_id: str, current: Sequence[MemoryRecord], when: datetime | None
-    ) -> set[str]:
-        """Turns whose every extracted preference or fact was superseded (by ``when``): stale text."""
-        history = self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False))
-        superseded = {
-            turn
-            for record in history
-            if record.valid_until is not None and (when is None or record.valid_until <= when)
-            for turn in record.source_turn_ids
-        }
-        return superseded - {turn for record in current for turn in record.source_turn_ids}
 
     def users(self) -> list[str]:
         """Every user with something stored."""
@@ -395,6 +399,21 @@ class Memory:
     def forget(self, user_id: str) -> int:
         """Delete everything stored for ``user_id``; returns the number of records removed."""
         return self.store.delete_user(user_id)
+
+
+def _stale_turn_ids(
+    records: Sequence[MemoryRecord], current: Sequence[MemoryRecord], when: datetime | None
+) -> set[str]:
+    """Turns whose every extracted preference or fact was superseded (by ``when``): stale text."""
+    superseded = {
+        turn
+        for record in records
+        if record.kind in _PROFILE_KINDS
+        and record.valid_until is not None
+        and (when is None or record.valid_until <= when)
+        for turn in record.source_turn_ids
+    }
+    return superseded - {turn for record in current for turn in record.source_turn_ids}
 
 
 def _near_duplicate_filter(candidate: Candidate) -> RecordFilter:

@@ -276,6 +276,7 @@ def retrieve(
     top_k: int,
     filter: RecordFilter | None = None,
     now: datetime,
+    corpus: Sequence[MemoryRecord] | None = None,
 ) -> list[ScoredRecord]:
     """The ``top_k`` records of ``user_id`` for ``query``, fused from dense, BM25 and recency rankings.
 
@@ -295,6 +296,8 @@ def retrieve(
         top_k: How many records to return.
         filter: Which records may be returned; None means current records of every kind.
         now: Reference time of the recency signal.
+        corpus: The user's records as already listed by the caller (any superset of what ``filter``
+            admits, in `MemoryStore.list` order); saves listing them again. None lists them from the store.
 
     Returns:
         Scored records, best first.
@@ -318,7 +321,8 @@ def retrieve(
     ranks: dict[str, dict[str, int]] = {}
 
     if not (use_dense or use_lexical):
-        listed = {r.id: r for r in store.list(user_id, effective) if admissible(r)}
+        source = store.list(user_id, effective) if corpus is None else corpus
+        listed = {r.id: r for r in source if admissible(r)}
         recency = recency_scores(list(listed.values()), now, config.recency_half_life_days)
         ranking = _recency_ranking(listed, recency)
         fused = rank_fusion({RECENCY: ranking}, {RECENCY: 1.0}, config.rrf_k)
@@ -340,13 +344,14 @@ def retrieve(
         ranks[DENSE] = _tied_ranks(cosines)
 
     if use_lexical:
-        corpus = {r.id: r for r in store.list(user_id, effective) if admissible(r)}
-        documents = [(rid, record.content) for rid, record in corpus.items()]
+        source = store.list(user_id, effective) if corpus is None else corpus
+        lexical_corpus = {r.id: r for r in source if admissible(r)}
+        documents = [(rid, record.content) for rid, record in lexical_corpus.items()]
         lexical = bm25_scores(query, documents)
         lexical_bound = bm25_upper_bound(query, documents)
         matched = sorted((rid for rid, v in lexical.items() if v > 0), key=lambda rid: (-lexical[rid], rid))
         for rid in matched[:pool]:
-            candidates.setdefault(rid, corpus[rid])
+            candidates.setdefault(rid, lexical_corpus[rid])
             signals.setdefault(rid, {})
         for rid in candidates:
             signals[rid][LEXICAL] = lexical.get(rid, 0.0)
