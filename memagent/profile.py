@@ -1,9 +1,10 @@
 """The profile compiler: ranked memories in, a token-budgeted, provenance-tagged profile out.
 
 Pure and deterministic: the same sections, budget and counter give the same text byte for byte. The
-budget is a hard limit on the *rendered text as a whole*: tokenisers are not additive across joins, so
-every packing decision re-counts the full text it would produce, and the text returned is exactly the
-last text that was counted.
+budget is a hard limit on the *rendered text as a whole*. Each line (and each separator) is counted
+once, and packing adds those counts up; tokenisers are not additive across joins, so the final text is
+counted once more and, in the rare case that the join tokenised longer than its parts, the last lines
+placed are taken back until it fits. The text returned is exactly the last text that was counted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "CONSTRAINT_SLOTS",
     "is_constraint",
     "ID_PREFIX",
+    "MIN_LINE_TOKENS",
     "SECTION_ORDER",
     "SECTION_TITLES",
     "TURN_MAX_TOKENS",
@@ -43,6 +45,10 @@ ID_PREFIX = 6
 """Characters of a record id shown in a provenance tag."""
 TURN_MAX_TOKENS = 32
 """Longest quote of a raw turn, in tokens of the profile's counter."""
+MIN_LINE_TOKENS = 12
+"""The fewest tokens a rendered line costs (every line carries a date and a provenance tag: 13 or more
+with the bundled counters, which a test checks): no section can place more than
+``budget // MIN_LINE_TOKENS`` lines."""
 _ELLIPSIS = "…"
 
 
@@ -68,25 +74,34 @@ class ProfileSection(BaseModel):
         return f"{self.title or SECTION_TITLES.get(self.name) or self.name.capitalize()}:"
 
 
-def _greedy_fit(
-    count: int, render: Callable[[list[int]], str], budget: int, counter: TokenCounter
-) -> tuple[list[int], str]:
-    """Accept items ``0..count-1`` in order when the text rendered with them still fits ``budget``.
+def _fit(
+    costs: Sequence[int],
+    join_cost: int,
+    budget: int,
+    render: Callable[[list[int]], str],
+    counter: TokenCounter,
+) -> tuple[list[int], str, int]:
+    """Accept items in order while the sum of their counts (plus one join per item after the first) fits
+    ``budget``; then count the rendered text once and take back the last items while it does not fit.
 
-    Returns the accepted indices and their rendered text, which was itself counted and fits.
+    Returns the accepted indices, their rendered text and its token count (at most ``budget``).
     """
     if budget < 0:
         raise ValueError("budget must be non-negative")
     chosen: list[int] = []
-    text = render(chosen)
-    if counter.count(text) > budget:
-        raise ValueError("the empty rendering already exceeds the budget")
-    for index in range(count):
-        trial_text = render([*chosen, index])
-        if counter.count(trial_text) <= budget:
+    used = 0
+    for index, cost in enumerate(costs):
+        extra = cost + (join_cost if chosen else 0)
+        if used + extra <= budget:
             chosen.append(index)
-            text = trial_text
-    return chosen, text
+            used += extra
+    text = render(chosen)
+    tokens = counter.count(text)
+    while tokens > budget:  # the join tokenised longer than its parts
+        chosen.pop()
+        text = render(chosen)
+        tokens = counter.count(text)
+    return chosen, text, tokens
 
 
 def pack_to_budget(
@@ -95,8 +110,8 @@ def pack_to_budget(
     """Indices of the lines to keep, in rank order, so that their join counts at most ``budget`` tokens.
 
     Greedy in rank order: a line that does not fit is skipped and later (shorter) lines are still tried.
-    Each decision counts the whole joined text, so the result is exact for non-additive tokenisers, and
-    packing the kept lines again keeps them all (idempotent).
+    Each line is counted once; the joined text is counted at the end, so the result is exact for
+    non-additive tokenisers, and packing the kept lines again keeps them all (idempotent).
 
     Args:
         lines: Candidate lines, best first.
@@ -107,8 +122,13 @@ def pack_to_budget(
     Returns:
         Increasing indices into ``lines``.
     """
-    chosen, _ = _greedy_fit(
-        len(lines), lambda picked: separator.join(lines[i] for i in picked), budget, counter
+    costs = [counter.count(line) for line in lines]
+    chosen, _, _ = _fit(
+        costs,
+        counter.count(separator),
+        budget,
+        lambda picked: separator.join(lines[i] for i in picked),
+        counter,
     )
     return chosen
 
@@ -166,11 +186,6 @@ def render_record(
     return f"- {content} (since {_day(record.valid_from)}) {tag}"
 
 
-_JOIN_SLACK = 4
-"""Tokens a line may lose when joined to the text (tokenisers merge across newlines); lines longer than
-the remaining budget plus this are skipped without re-counting the whole profile."""
-
-
 def _fill_order(sections: Sequence[ProfileSection], interleave: bool) -> list[tuple[int, MemoryRecord]]:
     """(section index, record) pairs in the order the packer tries them."""
     pinned = [(i, r) for i, section in enumerate(sections) if section.pinned for r in section.records]
@@ -222,12 +237,15 @@ def compile_profile(
     for position, section in enumerate(sections):
         render_rank.setdefault(section.name, len(SECTION_ORDER) + position)
 
-    rendered: dict[str, str] = {}
-    candidates: list[tuple[int, MemoryRecord, str]] = []  # (section index, record, line), fill order
+    rendered: dict[str, tuple[str, int]] = {}
+    candidates: list[tuple[int, MemoryRecord, str, int]] = []  # (section, record, line, tokens), fill order
     for s_index, record in _fill_order(sections, interleave):
         if record.id not in rendered:
-            rendered[record.id] = render_record(record, counter)
-        candidates.append((s_index, record, rendered[record.id]))
+            line = render_record(record, counter)
+            rendered[record.id] = (line, counter.count(line))
+        candidates.append((s_index, record, *rendered[record.id]))
+    heading_cost = [counter.count(section.heading + "\n") for section in sections]  # with its join
+    join_cost = counter.count("\n")
 
     def render_order(picked: list[int]) -> list[int]:
         return sorted(
@@ -238,36 +256,39 @@ def compile_profile(
         out: list[str] = []
         previous = -1
         for index in render_order(picked):
-            s_index, _, line = candidates[index]
+            s_index, _, line, _ = candidates[index]
             if s_index != previous:
                 out.append(sections[s_index].heading)
                 previous = s_index
             out.append(line)
         return "\n".join(out)
 
+    # Costs in fill order: a line opening its section pays for the heading (and the join after it) too.
     placed_per_section = [0] * len(sections)
     placed: set[str] = set()
-    failed: set[str] = set()
-    chosen: list[int] = []
-    text = ""
+    tried: set[str] = set()
+    eligible: list[int] = []
+    costs: list[int] = []
     used = 0
-    for index, (s_index, record, line) in enumerate(candidates):
+    for index, (s_index, record, _, tokens) in enumerate(candidates):
         limit = sections[s_index].limit
         if record.id in placed or (limit is not None and placed_per_section[s_index] >= limit):
             continue
-        if counter.count(line) > budget - used + _JOIN_SLACK:  # cannot fit: skip the full re-count
-            failed.add(record.id)
+        tried.add(record.id)
+        cost = tokens + (heading_cost[s_index] if placed_per_section[s_index] == 0 else 0)
+        extra = cost + (join_cost if used else 0)
+        if used + extra > budget:
             continue
-        trial = render([*chosen, index])
-        if counter.count(trial) <= budget:
-            chosen.append(index)
-            placed.add(record.id)
-            placed_per_section[s_index] += 1
-            text = trial
-            used = counter.count(text)
-        else:
-            failed.add(record.id)
-    dropped = len(failed - placed)
+        used += extra
+        eligible.append(index)
+        costs.append(cost)
+        placed.add(record.id)
+        placed_per_section[s_index] += 1
+    picked, text, tokens = _fit(
+        costs, join_cost, budget, lambda chosen: render([eligible[i] for i in chosen]), counter
+    )
+    chosen = [eligible[i] for i in picked]
+    dropped = len(tried - {candidates[i][1].id for i in chosen})
 
     lines = [
         ProfileLine(
@@ -275,13 +296,10 @@ def compile_profile(
             text=line,
             record_ids=[record.id],
             turn_ids=list(record.source_turn_ids),
-            tokens=counter.count(line),
+            tokens=line_tokens,
         )
-        for s_index, record, line in (candidates[i] for i in render_order(chosen))
+        for s_index, record, line, line_tokens in (candidates[i] for i in render_order(chosen))
     ]
-    tokens = counter.count(text)
-    if tokens > budget:  # unreachable: `text` is the last rendering that was counted within budget
-        raise AssertionError("profile exceeds its budget")
     return Profile(
         user_id=user_id, query=query, budget=budget, lines=lines, tokens=tokens, text=text, dropped=dropped
     )

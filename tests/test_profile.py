@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memagent.profile import TURN_MAX_TOKENS, ProfileSection, compile_profile, pack_to_budget, render_record
+from memagent.interfaces import TokenCounter
+from memagent.profile import (
+    MIN_LINE_TOKENS,
+    TURN_MAX_TOKENS,
+    ProfileSection,
+    compile_profile,
+    pack_to_budget,
+    render_record,
+)
 from memagent.tokens import TiktokenCounter, WordCounter
 from memagent.types import MemoryKind, MemoryRecord, stable_id
 
@@ -82,9 +90,11 @@ def test_pack_to_budget_invariants(lines: list[str], budget: int, separator: str
     assert TIKTOKEN.count(separator.join(kept)) <= budget
     assert pack_to_budget(kept, budget, TIKTOKEN, separator=separator) == list(range(len(kept)))
     assert pack_to_budget(lines, budget, TIKTOKEN, separator=separator) == chosen
-    for skipped in sorted(set(range(len(lines))) - set(chosen)):  # every skip was forced
-        before = [i for i in chosen if i < skipped]
-        assert TIKTOKEN.count(separator.join(lines[i] for i in [*before, skipped])) > budget
+    join = TIKTOKEN.count(separator)
+    for skipped in sorted(set(range(len(lines))) - set(chosen)):  # every skip was forced by the counts
+        tried = [lines[i] for i in chosen if i < skipped] + [lines[skipped]]
+        estimate = sum(TIKTOKEN.count(line) for line in tried) + join * (len(tried) - 1)
+        assert estimate > budget or TIKTOKEN.count(separator.join(tried)) > budget
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -301,3 +311,11 @@ def test_pinned_sections_fill_before_the_round_robin() -> None:
     profile = compile_profile("u", "q", sections, 80, WordCounter(), interleave=True)
     ids = [line.record_ids[0] for line in profile.lines]
     assert ids[:2] == ["c1", "c2"] and len(ids) > 2
+
+
+@pytest.mark.parametrize("counter", [TIKTOKEN, WORDS], ids=["tiktoken", "words"])
+def test_no_rendered_line_is_shorter_than_the_minimum(counter: TokenCounter) -> None:
+    """`Memory.profile` fetches budget // MIN_LINE_TOKENS + 1 lines a section: no more can ever fit."""
+    for kind in MemoryKind:
+        line = render_record(make_record("r", "x", kind), counter)
+        assert counter.count(line) >= MIN_LINE_TOKENS, line
