@@ -21,7 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from memagent.memory import Memory
 from memagent.types import as_utc
 
-from .nodes import make_build_profile, make_consolidate, make_extract, make_respond, make_retrieve
+from .nodes import (
+    RetrievalCache,
+    make_build_profile,
+    make_consolidate,
+    make_extract,
+    make_respond,
+    make_retrieve,
+)
 from .state import AgentState
 
 __all__ = ["NODE_NAMES", "AgentConfig", "AgentReply", "MemoryAgent", "build_graph", "sqlite_checkpointer"]
@@ -63,11 +70,12 @@ def build_graph(
         from memagent.errors import ConfigError
 
         raise ConfigError(f"unknown node(s) to replace: {sorted(unknown)}; nodes are {list(NODE_NAMES)}")
+    cache = RetrievalCache()  # one embedding and one retrieval per turn, shared by two nodes
     factories = {
         "extract": lambda: make_extract(memory),
         "consolidate": lambda: make_consolidate(memory),
-        "retrieve": lambda: make_retrieve(memory),
-        "build_profile": lambda: make_build_profile(memory),
+        "retrieve": lambda: make_retrieve(memory, cache),
+        "build_profile": lambda: make_build_profile(memory, cache),
         "respond": lambda: make_respond(
             chat_model,
             system_prompt=config.system_prompt,

@@ -5,6 +5,9 @@ Each factory closes over a `Memory` and returns a LangGraph node (state in, part
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,13 +17,14 @@ from langchain_core.messages import AIMessage, HumanMessage
 from memagent.interfaces import ExtractionResult, TokenCounter
 from memagent.memory import Memory
 from memagent.profile import pack_to_budget
-from memagent.types import Candidate, Role, Turn
+from memagent.types import Candidate, Role, ScoredRecord, Turn
 
 from .responders import build_messages, offline_reply
 from .state import AgentState
 
 __all__ = [
     "Node",
+    "RetrievalCache",
     "make_build_profile",
     "make_consolidate",
     "make_extract",
@@ -115,15 +119,49 @@ def make_consolidate(memory: Memory) -> Node:
     return consolidate
 
 
-def make_retrieve(memory: Memory) -> Node:
-    """Node: retrieve the memories most relevant to the newest message."""
+def _retrieval_key(state: AgentState) -> str:
+    """Identifies the message a retrieval was computed for."""
+    return json.dumps([state.get("user_id"), _current_turn_ids(state), _latest_text(state)])
+
+
+class RetrievalCache:
+    """The retrieve node's work for the latest messages (query embedding and fused candidates), handed
+    to build_profile in the same process without putting it into the checkpointed state."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[list[float] | None, list[ScoredRecord]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, embedding: list[float] | None, candidates: list[ScoredRecord]) -> None:
+        """Remember the work done for ``key`` (the oldest entry goes when full)."""
+        with self._lock:
+            self._entries[key] = (embedding, candidates)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def get(self, key: str) -> tuple[list[float] | None, list[ScoredRecord] | None]:
+        """The embedding and candidates computed for ``key``, or ``(None, None)``."""
+        with self._lock:
+            return self._entries.get(key, (None, None))
+
+
+def make_retrieve(memory: Memory, cache: RetrievalCache | None = None) -> Node:
+    """Node: embed the newest message once and retrieve for it (build_profile reuses both via ``cache``)."""
 
     def retrieve(state: AgentState) -> dict[str, Any]:
+        text = _latest_text(state)
+        vector = memory.embedder.embed([text])[0] if text.strip() else None
+        found = memory.candidates(state["user_id"], text, query_embedding=vector, now=_said_at(state))
+        if cache is not None:
+            cache.put(_retrieval_key(state), vector, found)
         hits = memory.recall(
             state["user_id"],
-            _latest_text(state),
+            text,
             exclude_turn_ids=_current_turn_ids(state),
             now=_said_at(state),
+            candidates=found,
         )
         return {
             "retrieved": [
@@ -141,15 +179,18 @@ def make_retrieve(memory: Memory) -> Node:
     return retrieve
 
 
-def make_build_profile(memory: Memory) -> Node:
-    """Node: compile the token-budgeted profile for the newest message."""
+def make_build_profile(memory: Memory, cache: RetrievalCache | None = None) -> Node:
+    """Node: compile the token-budgeted profile for the newest message (reusing the retrieve node's work)."""
 
     def build_profile(state: AgentState) -> dict[str, Any]:
+        vector, found = cache.get(_retrieval_key(state)) if cache is not None else (None, None)
         profile = memory.profile(
             state["user_id"],
             _latest_text(state),
             exclude_turn_ids=_current_turn_ids(state),
             now=_said_at(state),
+            query_embedding=vector,
+            candidates=found,
         )
         return {"profile": profile.text, "profile_tokens": profile.tokens}
 

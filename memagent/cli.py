@@ -35,7 +35,11 @@ DataDirOpt = Annotated[
 ]
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="Store URL instead of DATA_DIR/chroma: memory://, http://HOST:PORT"),
+    typer.Option(
+        "--store",
+        help="Store URL instead of DATA_DIR/chroma: memory://, http://HOST:PORT (a Chroma server; the "
+        "records stay in DATA_DIR/catalog.sqlite3 unless the URL names ?catalog=PATH)",
+    ),
 ]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="LangChain chat model, e.g. openai:gpt-4o-mini (default: none)")
@@ -80,12 +84,15 @@ def _open_memory(
         raise InputError(f"unknown extraction {extraction!r}: use rules, llm or none", field="--extraction")
     config = MemoryConfig(extraction=extraction)  # type: ignore[arg-type]
     from memagent.embeddings import SentenceTransformerEmbedder
+    from memagent.stores import open_store
 
-    location = store or str(data_dir / "chroma")
     embedder = SentenceTransformerEmbedder(_SETTINGS["embedding_model"])
-    return _closing_later(
-        Memory.open(location, embedder=embedder, config=config, chat_model=_chat_model(model))
-    )
+    opened = open_store(store or str(data_dir / "chroma"), catalog=data_dir / "catalog.sqlite3")
+    try:
+        return _closing_later(Memory(opened, embedder, config=config, chat_model=_chat_model(model)))
+    except BaseException:
+        opened.close()
+        raise
 
 
 _TO_CLOSE: list[Any] = []

@@ -1,4 +1,5 @@
-"""The seams of memagent, in one place: `Embedder`, `TokenCounter`, `Extractor`, `MemoryStore`.
+"""The seams of memagent, in one place: `Embedder`, `TokenCounter`, `Extractor`, `MemoryStore`, and the
+two parts a store is built from, `RecordCatalog` and `VectorIndex`.
 
 Narrow seams are Protocols (a plain function can be an embedder or a token counter); the store is an ABC
 because it carries shared logic. Implementations live beside their kind: `memagent.embeddings`,
@@ -9,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from memagent.types import Candidate, MemoryRecord, RecordFilter, Turn
+import numpy as np
+
+from memagent.types import Candidate, MemoryKind, MemoryRecord, RecordFilter, RecordOrder, Turn
 
 __all__ = [
     "EmbedFunc",
     "Embedder",
     "ExtractionResult",
     "Extractor",
+    "LexicalHits",
     "MemoryStore",
+    "RecordCatalog",
     "TokenCounter",
+    "VectorIndex",
 ]
 
 EmbedFunc = Callable[[Sequence[str]], list[list[float]]]
@@ -84,6 +90,16 @@ class ExtractionResult:
         self.errors.extend(other.errors)
 
 
+@dataclass(frozen=True)
+class LexicalHits:
+    """What a lexical search returns."""
+
+    hits: list[tuple[MemoryRecord, float]]
+    """The best records, best first, with their normalised BM25."""
+    scores: dict[str, float]
+    """Normalised BM25 of each id asked for in ``score_ids`` (0.0 when it shares no term or is unknown)."""
+
+
 @runtime_checkable
 class Extractor(Protocol):
     """Finds preferences, events and facts about the user in conversation turns."""
@@ -98,27 +114,78 @@ class Extractor(Protocol):
 class MemoryStore(ABC):
     """Where memory records live. Every call is scoped to one user; nothing crosses users.
 
-    Implementations: `memagent.stores.InProcessStore`, `memagent.stores.ChromaStore`. Any new backend
-    proves itself with `memagent.testing.conformance`.
+    Every read is answered from an index the store keeps current on write: records by id (`get`),
+    bounded lookups by kind, slot, provenance and time (`find`, `count`), nearest vectors (`search`) and
+    BM25 (`lexical_search`). Only `scan`, which pages, walks a user's whole history (export, history
+    views, admin commands).
+
+    Implementations: `memagent.stores.InProcessStore`, `memagent.stores.ChromaStore`, both built on
+    `memagent.stores.IndexedStore` (a `RecordCatalog` and a `VectorIndex`). Any new backend proves
+    itself with `memagent.testing.conformance`.
     """
 
     @abstractmethod
-    def put(self, records: Sequence[MemoryRecord], embeddings: Sequence[Sequence[float]]) -> None:
-        """Insert or replace ``records`` (by id), each with its embedding."""
+    def put(
+        self,
+        records: Sequence[MemoryRecord],
+        embeddings: Sequence[Sequence[float]],
+        *,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
+        """Insert or replace ``records`` (by user and id), each with its embedding, and replace the
+        ``updated`` records (validity, links, provenance or confidence changed; content and kind not),
+        which keep their vectors. The records of one call become visible together.
+
+        Raises:
+            StoreError: An updated record is not stored, or its content or kind differs.
+        """
 
     @abstractmethod
     def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         """The records of ``user_id`` with these ids, in the order given; unknown ids are left out."""
 
     @abstractmethod
-    def list(self, user_id: str, filter: RecordFilter | None = None) -> list[MemoryRecord]:
-        """All records of ``user_id`` passing ``filter``, oldest event time first."""
+    def find(
+        self,
+        user_id: str,
+        filter: RecordFilter | None = None,
+        *,
+        limit: int,
+        order: RecordOrder = RecordOrder.OLDEST,
+        after: MemoryRecord | None = None,
+    ) -> list[MemoryRecord]:
+        """At most ``limit`` records of ``user_id`` passing ``filter``, in ``order``.
+
+        ``after`` (with the OLDEST order) continues a listing after that record: the next page.
+        """
+
+    @abstractmethod
+    def count(self, user_id: str, filter: RecordFilter | None = None) -> int:
+        """How many records of ``user_id`` pass ``filter`` (every record when None)."""
 
     @abstractmethod
     def search(
         self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None
     ) -> list[tuple[MemoryRecord, float]]:
-        """The ``k`` records of ``user_id`` most similar to ``embedding`` (cosine similarity, best first)."""
+        """The ``k`` records of ``user_id`` passing ``filter`` most similar to ``embedding`` (cosine,
+        best first). The filter holds before the cut: filtered-out records never take a place."""
+
+    @abstractmethod
+    def lexical_search(
+        self,
+        user_id: str,
+        query: str,
+        k: int,
+        filter: RecordFilter | None = None,
+        *,
+        score_ids: Sequence[str] = (),
+    ) -> LexicalHits:
+        """The ``k`` records of ``user_id`` passing ``filter`` with the best BM25 for ``query``, best first,
+        and the score of each record in ``score_ids`` (the candidates of another signal).
+
+        Scores are BM25 divided by `memagent.lexical.full_match_score` (1.0: an average-length record
+        holding every query term once). Records sharing no term with the query are not returned.
+        """
 
     @abstractmethod
     def delete_user(self, user_id: str) -> int:
@@ -127,6 +194,18 @@ class MemoryStore(ABC):
     @abstractmethod
     def users(self) -> list[str]:
         """Ids of every user with at least one record, sorted."""
+
+    def scan(
+        self, user_id: str, filter: RecordFilter | None = None, *, page_size: int = 500
+    ) -> Iterator[MemoryRecord]:
+        """Every record of ``user_id`` passing ``filter``, oldest event first, fetched a page at a time."""
+        after: MemoryRecord | None = None
+        while True:
+            page = self.find(user_id, filter, limit=page_size, after=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""
@@ -146,3 +225,92 @@ class MemoryStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RecordCatalog(Protocol):
+    """The source of truth for records and their lookup and BM25 indexes (one transaction per write).
+
+    `memagent.stores.SqliteCatalog` implements it; a server database (PostgreSQL full-text search) can
+    replace it for deployments shared by several processes.
+    """
+
+    def put(self, records: Sequence[MemoryRecord], updated: Sequence[MemoryRecord] = ()) -> None:
+        """Insert or replace ``records`` and replace ``updated`` ones (same content and kind), atomically."""
+        ...
+
+    def get(self, user_id: str, ids: Sequence[str], flt: RecordFilter | None = None) -> list[MemoryRecord]:
+        """Records by id (passing ``flt``), in the order given."""
+        ...
+
+    def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
+        """The stored kind of each known id."""
+        ...
+
+    def find(
+        self,
+        user_id: str,
+        flt: RecordFilter,
+        *,
+        limit: int,
+        order: RecordOrder = RecordOrder.OLDEST,
+        after: MemoryRecord | None = None,
+    ) -> list[MemoryRecord]:
+        """A bounded lookup, in ``order``."""
+        ...
+
+    def find_ids(self, user_id: str, flt: RecordFilter, *, limit: int) -> list[str]:
+        """Ids of at most ``limit`` records passing ``flt``."""
+        ...
+
+    def count(self, user_id: str, flt: RecordFilter | None = None) -> int:
+        """Records passing ``flt``."""
+        ...
+
+    def lexical(
+        self, user_id: str, query: str, k: int, flt: RecordFilter, score_ids: Sequence[str] = ()
+    ) -> LexicalHits:
+        """BM25 top ``k`` among records passing ``flt`` (and the scores of ``score_ids``), divided by the
+        full-match score."""
+        ...
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove the user's records and index entries; returns how many records there were."""
+        ...
+
+    def users(self) -> list[str]:
+        """Users with records, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release the database."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """Vectors of each user's records in named groups (no metadata: the catalog holds the records).
+
+    `memagent.stores.NumpyVectors` (exact, in process) and `memagent.stores.ChromaVectors` (a Chroma
+    collection per user and group) implement it.
+    """
+
+    def upsert(self, user_id: str, group: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Insert or replace the vectors of ``ids`` (unit length, one row each)."""
+        ...
+
+    def delete(self, user_id: str, group: str, ids: Sequence[str]) -> None:
+        """Remove the vectors of ``ids`` (unknown ids are ignored)."""
+        ...
+
+    def query(
+        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids (among ``ids``, when given) with their cosine similarity, best first."""
+        ...
+
+    def drop_user(self, user_id: str) -> None:
+        """Remove every vector of the user (idempotent)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources."""
+        ...

@@ -1,8 +1,12 @@
 """`Memory`: the library without the graph — `remember`, `recall`, `profile`, `memories`, `forget`.
 
 The pipeline for new turns: skip turns already stored (idempotent by turn id) -> extract per session ->
-consolidate (supersede, don't delete) -> write memories -> write the raw turns last (they are the replay
-ledger, so a crash before that point is repaired by running the same input again).
+consolidate (supersede, don't delete) -> write the memories and the raw turns in one store write (the
+turns are the replay ledger: a crash before it lands is repaired by running the same input again).
+
+Every step works from the store's indexes: the turns already stored are looked up by id, consolidation
+reads the history of the candidates' slots only, and reads ask for bounded top-N lookups, so no call
+costs more as a user's history grows.
 """
 
 from __future__ import annotations
@@ -14,13 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
-from memagent.profile import ProfileSection, compile_profile, is_constraint
+from memagent.profile import CONSTRAINT_SLOTS, MIN_LINE_TOKENS, ProfileSection, compile_profile, is_constraint
 from memagent.retrieval import retrieve
 from memagent.types import (
     Candidate,
@@ -28,13 +30,14 @@ from memagent.types import (
     MemoryRecord,
     Profile,
     RecordFilter,
+    RecordOrder,
     ScoredRecord,
     Turn,
     as_utc,
     stable_id,
 )
 
-__all__ = ["IngestReport", "Memory", "turn_record_id"]
+__all__ = ["IngestReport", "Memory", "section_depth", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
 _EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
@@ -131,13 +134,17 @@ class Memory:
         location: str | Path = ".memagent",
         *,
         embedder: Embedder | None = None,
+        catalog: str | Path | None = None,
         **kwargs: Any,
     ) -> Memory:
-        """Open a memory at a directory (persistent Chroma) or a store URL (`memagent.stores.open_store`)."""
+        """Open a memory at a directory (persistent Chroma) or a store URL (`memagent.stores.open_store`;
+        ``catalog`` is the records file of a Chroma server store)."""
         from memagent.embeddings import SentenceTransformerEmbedder
         from memagent.stores import open_store
 
-        return cls(open_store(str(location)), embedder or SentenceTransformerEmbedder(), **kwargs)
+        return cls(
+            open_store(str(location), catalog=catalog), embedder or SentenceTransformerEmbedder(), **kwargs
+        )
 
     def close(self) -> None:
         """Close the store."""
@@ -184,20 +191,29 @@ class Memory:
         return result
 
     def commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
-        """Consolidate ``extraction`` into the store, then record ``turns`` (the ledger) last."""
+        """Consolidate ``extraction`` and record ``turns`` (the ledger), in one store write."""
         report = IngestReport(extraction=extraction)
         now = self._clock()
         ledger = [turn_record(t, now=now) for t in turns]
         candidates = sorted(extraction.candidates, key=lambda c: c.event_time)
         vectors = self.embedder.embed([c.content for c in candidates] + [r.content for r in ledger])
+        fresh: list[MemoryRecord] = []
+        fresh_vectors: list[Sequence[float]] = []
+        changed: list[MemoryRecord] = []
         if candidates:
-            self._store_candidates(user_id, candidates, vectors[: len(candidates)], report, now=now)
-        if ledger:
-            self.store.put(ledger, vectors[len(candidates) :])
+            working = self._consolidate(user_id, candidates, vectors[: len(candidates)], report, now=now)
+            for record_id in sorted(working.dirty):
+                record = working.records[record_id]
+                if record_id in working.vectors:  # new in this batch
+                    fresh.append(record)
+                    fresh_vectors.append(working.vectors[record_id].tolist())
+                else:  # stored before: validity or provenance changed, its vector stays
+                    changed.append(record)
+        self.store.put([*fresh, *ledger], [*fresh_vectors, *vectors[len(candidates) :]], updated=changed)
         report.turns_new = len(turns)
         return report
 
-    def _store_candidates(
+    def _consolidate(
         self,
         user_id: str,
         candidates: Sequence[Candidate],
@@ -205,10 +221,19 @@ class Memory:
         report: IngestReport,
         *,
         now: datetime,
-    ) -> None:
+    ) -> WorkingSet:
+        """Fold ``candidates`` into the stored history of their slots; returns what must be written."""
         working = WorkingSet()
-        for record in self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False)):
-            working.add(record)  # the slots' whole history: a late value is fitted into it
+        slots = tuple(sorted({c.slot for c in candidates if c.slot}))
+        if slots:  # the slots' current values: what a new value supersedes
+            for record in self.store.scan(user_id, RecordFilter(kinds=_PROFILE_KINDS, slots=slots)):
+                working.add(record)
+        late = tuple(sorted({c.slot for c in candidates if c.slot and _arrives_late(c, working)}))
+        if late:  # a value older than the current one is fitted into its slot's history
+            for record in self.store.scan(
+                user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False, slots=late)
+            ):
+                working.add(record)
         ids = [record_from_candidate(user_id, c, now=now).id for c in candidates]
         for record in self.store.get(user_id, ids):  # already stored: a replay after a crash
             working.add(record)
@@ -229,17 +254,10 @@ class Memory:
                     enabled=self.config.consolidation,
                 )
             )
-        dirty = [working.records[i] for i in sorted(working.dirty)]
-        missing = [r for r in dirty if r.id not in working.vectors]
-        if missing:  # stored records whose validity or provenance changed: their vectors are not held
-            for record, vector in zip(
-                missing, self.embedder.embed([r.content for r in missing]), strict=True
-            ):
-                working.vectors[record.id] = np.asarray(vector, dtype=np.float32)
-        self.store.put(dirty, [working.vectors[r.id].tolist() for r in dirty])
         report.added += stats.added
         report.superseded += stats.superseded
         report.merged += stats.merged
+        return working
 
     def import_records(self, records: Sequence[MemoryRecord]) -> int:
         """Store exported records as they are (ids, validity and provenance kept); returns the count."""
@@ -260,50 +278,57 @@ class Memory:
         include_history: bool = False,
         exclude_turn_ids: Sequence[str] = (),
         now: datetime | None = None,
+        query_embedding: Sequence[float] | None = None,
+        candidates: Sequence[ScoredRecord] | None = None,
     ) -> list[ScoredRecord]:
         """The memories of ``user_id`` most relevant to ``query``, best first.
 
         Only current records unless ``include_history``; ``as_of`` gives the view at that event time.
         Raw turns in ``exclude_turn_ids`` (the message being answered) are left out. Recency is measured
         from ``now`` (default: ``as_of``, else the clock); a replayed conversation passes its own time.
+        ``query_embedding`` saves embedding ``query`` again when the caller already has it, and
+        ``candidates`` (from `candidates`, same query and filter) the retrieval itself.
         """
         flt = RecordFilter(
             kinds=tuple(kinds) if kinds else None,
             current_only=not include_history,
             as_of=as_utc(as_of) if as_of else None,
         )
-        vector = self.embedder.embed([query])[0] if query.strip() else None
-        return self._recall(user_id, query, vector, flt, k or self.config.top_k, exclude_turn_ids, now, None)
+        found = candidates
+        if found is None:
+            found = self.candidates(user_id, query, query_embedding=query_embedding, filter=flt, now=now)
+        excluded = set(exclude_turn_ids)
+        return [h for h in found if not _names_turn(h.record, excluded)][: k or self.config.top_k]
 
-    def _recall(
+    def candidates(
         self,
         user_id: str,
         query: str,
-        vector: Sequence[float] | None,
-        flt: RecordFilter,
-        top_k: int,
-        exclude_turn_ids: Sequence[str],
-        now: datetime | None,
-        corpus: Sequence[MemoryRecord] | None,
+        *,
+        query_embedding: Sequence[float] | None = None,
+        filter: RecordFilter | None = None,
+        now: datetime | None = None,
     ) -> list[ScoredRecord]:
-        hits = retrieve(
+        """Every candidate the retrieval signals nominate for ``query``, fused and ranked (uncut).
+
+        `recall` and `profile` cut and filter this list; the agent computes it once per turn and hands
+        it to both.
+        """
+        flt = filter or RecordFilter()
+        vector = query_embedding
+        if vector is None and query.strip():
+            vector = self.embedder.embed([query])[0]
+        pool = 2 * self.config.retrieval.candidate_pool + self.config.top_k
+        return retrieve(
             self.store,
             user_id,
             query,
             vector,
             config=self.config.retrieval,
-            top_k=top_k + len(exclude_turn_ids),
+            top_k=pool,
             filter=flt,
             now=as_utc(now or flt.as_of or self._clock()),
-            corpus=corpus,
         )
-        excluded = set(exclude_turn_ids)
-        kept = [
-            h
-            for h in hits
-            if not (h.record.kind == MemoryKind.TURN and excluded.intersection(h.record.source_turn_ids))
-        ]
-        return kept[:top_k]
 
     def memories(
         self,
@@ -313,18 +338,21 @@ class Memory:
         kinds: Sequence[MemoryKind] | None = _EXTRACTED_KINDS,
         include_history: bool = False,
     ) -> list[MemoryRecord]:
-        """Listing of stored memories: current ones, all history, or the view at event time ``as_of``."""
+        """Listing of stored memories: current ones, all history, or the view at event time ``as_of``.
+
+        This walks the user's whole history (a page at a time): it is a view for people, not a hot path.
+        """
         flt = RecordFilter(
             kinds=tuple(kinds) if kinds else None,
             current_only=not include_history,
             as_of=as_utc(as_of) if as_of else None,
         )
-        return self.store.list(user_id, flt)
+        return list(self.store.scan(user_id, flt))
 
     def history(self, user_id: str, slot: str) -> list[MemoryRecord]:
         """Every value a slot has held, oldest first, linked by ``supersedes``/``superseded_by``."""
-        records = self.store.list(user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False))
-        return sorted((r for r in records if r.slot == slot), key=lambda r: (r.valid_from, r.id))
+        flt = RecordFilter(kinds=_PROFILE_KINDS, current_only=False, slots=(slot,))
+        return sorted(self.store.scan(user_id, flt), key=lambda r: (r.valid_from, r.id))
 
     def profile(
         self,
@@ -335,6 +363,8 @@ class Memory:
         as_of: datetime | None = None,
         exclude_turn_ids: Sequence[str] = (),
         now: datetime | None = None,
+        query_embedding: Sequence[float] | None = None,
+        candidates: Sequence[ScoredRecord] | None = None,
     ) -> Profile:
         """Compile the user's profile for ``query`` under a hard token ``budget``.
 
@@ -342,58 +372,81 @@ class Memory:
         the others, preferences and facts ranked by relevance to the query, the memories retrieved for the
         query (raw turns included, except turns whose every extracted memory was superseded), and recent
         events. A larger budget retrieves proportionally more. Every line names the records it came from.
+
+        Each section is a bounded index lookup: no section can place more than `section_depth` lines, so
+        no more are fetched. ``query_embedding`` and ``candidates`` (from `candidates`, same query and
+        ``as_of``) save computing them again.
         """
         budget = self.config.budget if budget is None else budget
         when = as_utc(as_of) if as_of else None
         has_query = bool(query and query.strip())
-        flt = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
-        everything = self.store.list(user_id, RecordFilter(current_only=False))  # listed once, filtered here
-        stable = [r for r in everything if flt.matches(r)]
-        stale_turns = _stale_turn_ids(everything, stable, when)
-        vector = self.embedder.embed([query or ""])[0] if has_query else None
-        if vector is not None and stable:
-            ranked = [r for r, _ in self.store.search(user_id, vector, len(stable), flt)]
-            seen = {r.id for r in ranked}
-            ranked += [r for r in stable if r.id not in seen]
-        else:
-            ranked = sorted(stable, key=lambda r: (-r.confidence, -r.event_time.timestamp(), r.id))
-        constraints = [r for r in ranked if is_constraint(r)]
-        preferences = [r for r in ranked if r.kind == MemoryKind.PREFERENCE and not is_constraint(r)]
-        facts = [r for r in ranked if r.kind == MemoryKind.FACT and not is_constraint(r)]
-        event_filter = RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when)
-        events = [r for r in everything if event_filter.matches(r)]
-        events = sorted(events, key=lambda r: (r.event_time, r.id), reverse=True)[: self.config.recent_events]
+        vector = query_embedding
+        if vector is None and has_query and candidates is None:
+            vector = self.embedder.embed([query or ""])[0]
+        depth = section_depth(budget, self.config.top_k)
+        stable = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
+        pinned = stable.model_copy(update={"slot_prefixes": CONSTRAINT_SLOTS})
+
+        def ranked(flt: RecordFilter, limit: int) -> list[MemoryRecord]:
+            if vector is not None:
+                return [r for r, _ in self.store.search(user_id, vector, limit, flt)]
+            return self.store.find(user_id, flt, limit=limit, order=RecordOrder.MOST_CONFIDENT)
+
+        constraints = ranked(pinned, depth)
+        sections_of_kind = {}
+        for kind in _PROFILE_KINDS:
+            of_kind = stable.model_copy(update={"kinds": (kind,)})
+            sections_of_kind[kind] = [
+                r for r in ranked(of_kind, depth + len(constraints)) if not is_constraint(r)
+            ]
+        events = self.store.find(
+            user_id,
+            RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when),
+            limit=self.config.recent_events,
+            order=RecordOrder.NEWEST,
+        )
         relevant: list[MemoryRecord] = []
         if has_query:
             k = max(self.config.top_k, self.config.top_k * budget // self.config.budget)
-            hits = self._recall(
-                user_id,
-                query or "",
-                vector,
-                RecordFilter(as_of=when),
-                k,
-                [*exclude_turn_ids, *stale_turns],
-                now,
-                everything,
-            )
-            relevant = [h.record for h in hits]
+            found = candidates
+            if found is None:
+                found = self.candidates(
+                    user_id, query or "", query_embedding=vector, filter=RecordFilter(as_of=when), now=now
+                )
+            excluded = set(exclude_turn_ids) | self._stale_turns(user_id, found, when)
+            relevant = [h.record for h in found if not _names_turn(h.record, excluded)][:k]
         sections = [
             ProfileSection(name="constraints", records=constraints, pinned=True),
-            ProfileSection(name="preferences", records=preferences),
+            ProfileSection(name="preferences", records=sections_of_kind[MemoryKind.PREFERENCE]),
             ProfileSection(name="relevant", title="Relevant memories", records=relevant),
-            ProfileSection(name="facts", title="About the user", records=facts),
+            ProfileSection(name="facts", title="About the user", records=sections_of_kind[MemoryKind.FACT]),
             ProfileSection(name="events", title="Recent events", records=events),
         ]
         return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
+
+    def _stale_turns(self, user_id: str, hits: Sequence[ScoredRecord], when: datetime | None) -> set[str]:
+        """Turns among ``hits`` whose every extracted preference or fact was superseded (by ``when``)."""
+        turn_ids = tuple(
+            sorted({t for h in hits if h.record.kind is MemoryKind.TURN for t in h.record.source_turn_ids})
+        )
+        if not turn_ids:
+            return set()
+        linked = list(
+            self.store.scan(
+                user_id, RecordFilter(kinds=_PROFILE_KINDS, current_only=False, turn_ids=turn_ids)
+            )
+        )
+        stable = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
+        return _stale_turn_ids(linked, [r for r in linked if stable.matches(r)], when)
 
     def users(self) -> list[str]:
         """Every user with something stored."""
         return self.store.users()
 
     def export(self, user_id: str | None = None) -> Iterator[MemoryRecord]:
-        """Every record (history and raw turns included) of one user, or of all users."""
+        """Every record (history and raw turns included) of one user, or of all users, a page at a time."""
         for user in [user_id] if user_id else self.store.users():
-            yield from self.store.list(user, RecordFilter(current_only=False))
+            yield from self.store.scan(user, RecordFilter(current_only=False))
 
     # ---------------------------------------------------------------------------------------------- delete
     def forget(self, user_id: str) -> int:
@@ -414,6 +467,23 @@ def _stale_turn_ids(
         for turn in record.source_turn_ids
     }
     return superseded - {turn for record in current for turn in record.source_turn_ids}
+
+
+def _arrives_late(candidate: Candidate, working: WorkingSet) -> bool:
+    """Whether ``candidate`` is older than the current value of its slot (it then needs the history)."""
+    current = working.current_in_slot(candidate.slot or "")
+    return bool(current) and as_utc(candidate.event_time) < current[-1].valid_from
+
+
+def section_depth(budget: int, top_k: int) -> int:
+    """Most lines one profile section can place within ``budget`` (each line costs at least
+    `MIN_LINE_TOKENS`): how many records a section's lookup needs."""
+    return max(top_k, budget // MIN_LINE_TOKENS + 1)
+
+
+def _names_turn(record: MemoryRecord, turn_ids: set[str]) -> bool:
+    """True for a raw turn whose provenance is one of ``turn_ids``."""
+    return record.kind is MemoryKind.TURN and not turn_ids.isdisjoint(record.source_turn_ids)
 
 
 def _near_duplicate_filter(candidate: Candidate) -> RecordFilter:

@@ -1,111 +1,47 @@
 """Hybrid retrieval: dense similarity and BM25 fused by score, with recency as a bounded prior.
 
-Everything here is a pure function except `retrieve`, whose only I/O is two calls on the `MemoryStore`
-(`search` for dense candidates, `list` for the lexical corpus). By default (`score_fusion`) dense cosines
-are min-max normalised over their candidate pool, BM25 is divided by the score of a full match
-(`bm25_upper_bound`), the two are mixed by weight, and recency can scale the result down by at most
-``recency_weight``. Weighted reciprocal-rank fusion (`rank_fusion`) is the alternative. A weight of 0
-switches a signal off completely (it neither nominates candidates nor moves them).
+Everything here is a pure function except `retrieve`, whose only I/O is two index queries on the
+`MemoryStore` (`search` for the dense candidates, `lexical_search` for the BM25 candidates and the BM25
+of the dense ones), never a listing of the user's records. By default (`score_fusion`) dense cosines
+are min-max normalised over their candidate pool, BM25 arrives divided by the score of a full match
+(`memagent.lexical.full_match_score`), the two are mixed by weight, and recency can scale the result
+down by at most ``recency_weight``. Weighted reciprocal-rank fusion (`rank_fusion`) is the alternative.
+A weight of 0 switches a signal off completely (it neither nominates candidates nor moves them).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-import bm25s
-from bm25s.stopwords import STOPWORDS_EN
-
 from memagent.config import RetrievalConfig
 from memagent.interfaces import MemoryStore
-from memagent.types import MemoryKind, MemoryRecord, RecordFilter, ScoredRecord, as_utc
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, ScoredRecord, as_utc
 
 __all__ = [
     "DENSE",
     "FUSED",
     "LEXICAL",
     "RECENCY",
-    "bm25_scores",
-    "bm25_upper_bound",
     "mmr",
     "rank_fusion",
-    "score_fusion",
     "recency_scores",
     "retrieve",
-    "tokenize",
+    "score_fusion",
 ]
 
 DENSE = "dense"
 """Signal name of embedding cosine similarity."""
 LEXICAL = "bm25"
-"""Signal name of the BM25 score."""
+"""Signal name of the BM25 score (divided by the score of a full match)."""
 RECENCY = "recency"
 """Signal name of the recency decay value."""
 FUSED = "fused"
 """Key of the fused score in `ScoredRecord.signals`."""
 
 _WORD = re.compile(r"\w+")
-_STOPWORDS = frozenset(STOPWORDS_EN)
 _SECONDS_PER_DAY = 86_400.0
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercase word tokens of ``text`` with English stopwords removed."""
-    return [token for token in _WORD.findall(text.lower()) if token not in _STOPWORDS]
-
-
-def bm25_scores(
-    query: str, docs: Sequence[tuple[str, str]], *, k1: float = 1.5, b: float = 0.75
-) -> dict[str, float]:
-    """BM25 (Lucene variant, via ``bm25s``) of every document against ``query``.
-
-    Args:
-        query: Free text; each distinct non-stopword token counts once.
-        docs: ``(id, text)`` pairs; ids are expected to be unique (a repeated id keeps its last score).
-        k1: Term-frequency saturation.
-        b: Length normalisation.
-
-    Returns:
-        A score per document id (0.0 for documents sharing no term with the query). Empty corpora,
-        empty documents and queries without indexable words all give zeros, never an error.
-    """
-    scores = {doc_id: 0.0 for doc_id, _ in docs}
-    query_tokens = list(dict.fromkeys(tokenize(query)))
-    if not docs or not query_tokens:
-        return scores
-    corpus = [tokenize(text) for _, text in docs]
-    vocabulary = {token for tokens in corpus for token in tokens}
-    query_tokens = [token for token in query_tokens if token in vocabulary]
-    if not query_tokens:  # also covers a corpus of empty documents, which bm25s cannot index
-        return scores
-    index = bm25s.BM25(k1=k1, b=b)
-    index.index(corpus, show_progress=False)
-    values = index.get_scores(query_tokens)
-    for (doc_id, _), value in zip(docs, values, strict=True):
-        scores[doc_id] = float(value)
-    return scores
-
-
-def bm25_upper_bound(query: str, docs: Sequence[tuple[str, str]], *, k1: float = 1.5) -> float:
-    """BM25 of a full match: an average-length document holding every query term once (0.0 if none occurs).
-
-    In the Lucene variant that `bm25_scores` uses, a term at frequency 1 in an average-length document
-    scores ``idf / (1 + k1)``; the bound is that sum over the query terms found in the corpus. Dividing
-    by it (and clipping at 1) puts BM25 on a fixed scale, the share of the
-    query's term weight a document matches: a single incidental word in common stays a small score.
-    """
-    query_tokens = set(tokenize(query))
-    if not docs or not query_tokens:
-        return 0.0
-    document_frequency: dict[str, int] = dict.fromkeys(query_tokens, 0)
-    for _, text in docs:
-        for token in query_tokens.intersection(tokenize(text)):
-            document_frequency[token] += 1
-    n = len(docs)
-    idf = [math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for df in document_frequency.values() if df > 0]
-    return sum(idf) / (1.0 + k1)
 
 
 def recency_scores(records: Sequence[MemoryRecord], now: datetime, half_life_days: float) -> dict[str, float]:
@@ -276,16 +212,15 @@ def retrieve(
     top_k: int,
     filter: RecordFilter | None = None,
     now: datetime,
-    corpus: Sequence[MemoryRecord] | None = None,
 ) -> list[ScoredRecord]:
     """The ``top_k`` records of ``user_id`` for ``query``, fused from dense, BM25 and recency rankings.
 
-    Dense candidates are the store's ``candidate_pool`` nearest records; lexical candidates are the
-    ``candidate_pool`` best BM25 matches (score > 0) over the texts of ``store.list``; recency ranks the
-    union of both. A query without words (or with dense and lexical both switched off) falls back to the
-    most recent records. Each result's ``signals`` holds the signals computed for it (``dense`` cosine
-    only for dense candidates, ``bm25`` whenever the lexical signal is on, ``recency`` always) and the
-    ``fused`` score, which is also its ``score``. Ties are broken by id.
+    Dense candidates are the store's ``candidate_pool`` nearest records; lexical candidates are its
+    ``candidate_pool`` best BM25 matches, and the BM25 of every dense candidate comes with them; recency
+    ranks the union of both. A query without words (or with dense and lexical both switched off) falls
+    back to the most recent records. Each result's ``signals`` holds the signals computed for it
+    (``dense`` cosine only for dense candidates, ``bm25`` whenever the lexical signal is on, ``recency``
+    always) and the ``fused`` score, which is also its ``score``. Ties are broken by id.
 
     Args:
         store: Where the records live; every call is scoped to ``user_id``.
@@ -296,8 +231,6 @@ def retrieve(
         top_k: How many records to return.
         filter: Which records may be returned; None means current records of every kind.
         now: Reference time of the recency signal.
-        corpus: The user's records as already listed by the caller (any superset of what ``filter``
-            admits, in `MemoryStore.list` order); saves listing them again. None lists them from the store.
 
     Returns:
         Scored records, best first.
@@ -321,8 +254,8 @@ def retrieve(
     ranks: dict[str, dict[str, int]] = {}
 
     if not (use_dense or use_lexical):
-        source = store.list(user_id, effective) if corpus is None else corpus
-        listed = {r.id: r for r in source if admissible(r)}
+        newest = store.find(user_id, effective, limit=top_k, order=RecordOrder.NEWEST)
+        listed = {r.id: r for r in newest if admissible(r)}
         recency = recency_scores(list(listed.values()), now, config.recency_half_life_days)
         ranking = _recency_ranking(listed, recency)
         fused = rank_fusion({RECENCY: ranking}, {RECENCY: 1.0}, config.rrf_k)
@@ -344,18 +277,18 @@ def retrieve(
         ranks[DENSE] = _tied_ranks(cosines)
 
     if use_lexical:
-        source = store.list(user_id, effective) if corpus is None else corpus
-        lexical_corpus = {r.id: r for r in source if admissible(r)}
-        documents = [(rid, record.content) for rid, record in lexical_corpus.items()]
-        lexical = bm25_scores(query, documents)
-        lexical_bound = bm25_upper_bound(query, documents)
-        matched = sorted((rid for rid, v in lexical.items() if v > 0), key=lambda rid: (-lexical[rid], rid))
-        for rid in matched[:pool]:
-            candidates.setdefault(rid, lexical_corpus[rid])
-            signals.setdefault(rid, {})
+        found = store.lexical_search(user_id, query, pool, effective, score_ids=list(candidates))
+        lexical = {rid: value for rid, value in found.scores.items() if rid in candidates}
+        matched: dict[str, float] = {}
+        for record, value in found.hits:
+            if admissible(record) and value > 0 and record.id not in matched:
+                matched[record.id] = value
+                lexical[record.id] = value
+                candidates.setdefault(record.id, record)
+                signals.setdefault(record.id, {})
         for rid in candidates:
             signals[rid][LEXICAL] = lexical.get(rid, 0.0)
-        ranks[LEXICAL] = _tied_ranks({rid: lexical[rid] for rid in matched[:pool]})
+        ranks[LEXICAL] = _tied_ranks(matched)
 
     recency = recency_scores(list(candidates.values()), now, config.recency_half_life_days)
     for rid, value in recency.items():
@@ -370,7 +303,7 @@ def retrieve(
         bounds: dict[str, tuple[float, float]] = {}  # dense: min-max over its pool spreads the top candidates
         if use_lexical:
             raw[LEXICAL] = {rid: signals[rid][LEXICAL] for rid in candidates}
-            bounds[LEXICAL] = (0.0, lexical_bound)
+            bounds[LEXICAL] = (0.0, 1.0)  # BM25 arrives divided by the score of a full match
         relevance = score_fusion(raw, weights, bounds)
         prior = config.recency_weight
         fused = {rid: relevance.get(rid, 0.0) * (1.0 - prior + prior * recency[rid]) for rid in candidates}

@@ -1,4 +1,5 @@
-"""Data model of memagent: `Turn`, `MemoryRecord`, `Candidate`, `RecordFilter`, `ScoredRecord`, `Profile`.
+"""Data model of memagent: `Turn`, `MemoryRecord`, `Candidate`, `RecordFilter`, `RecordOrder`,
+`ScoredRecord`, `Profile`.
 
 All timestamps are timezone-aware (naive input is taken as UTC; a given offset is kept, so dates
 resolved from "yesterday" are the speaker's local dates). Two clocks are kept apart everywhere:
@@ -24,6 +25,7 @@ __all__ = [
     "Profile",
     "ProfileLine",
     "RecordFilter",
+    "RecordOrder",
     "Role",
     "ScoredRecord",
     "Timestamp",
@@ -186,7 +188,7 @@ class MemoryRecord(BaseModel):
 
 
 class RecordFilter(BaseModel):
-    """Which records a listing or search returns (always within one user)."""
+    """Which records a lookup or search returns (always within one user). Every condition must hold."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -200,9 +202,15 @@ class RecordFilter(BaseModel):
     """Only records whose event time is at or after this."""
     until: Timestamp | None = None
     """Only records whose event time is before this."""
+    slots: tuple[str, ...] | None = None
+    """Only records holding one of these slots (None: any slot, or none)."""
+    slot_prefixes: tuple[str, ...] | None = None
+    """Only records whose slot starts with one of these prefixes ("allergy:")."""
+    turn_ids: tuple[str, ...] | None = None
+    """Only records whose provenance names one of these turns."""
 
     def matches(self, record: MemoryRecord) -> bool:
-        """Whether ``record`` passes the filter (the in-process reference semantics)."""
+        """Whether ``record`` passes the filter (the reference semantics every store must follow)."""
         if self.kinds is not None and record.kind not in self.kinds:
             return False
         if self.as_of is not None:
@@ -212,7 +220,34 @@ class RecordFilter(BaseModel):
             return False
         if self.since is not None and record.event_time < self.since:
             return False
-        return not (self.until is not None and record.event_time >= self.until)
+        if self.until is not None and record.event_time >= self.until:
+            return False
+        if self.slots is not None and record.slot not in self.slots:
+            return False
+        if self.slot_prefixes is not None and not (
+            record.slot is not None and record.slot.startswith(self.slot_prefixes)
+        ):
+            return False
+        return self.turn_ids is None or not set(self.turn_ids).isdisjoint(record.source_turn_ids)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no record can pass (an empty tuple of kinds, slots, prefixes or turns)."""
+        return any(
+            value is not None and len(value) == 0
+            for value in (self.kinds, self.slots, self.slot_prefixes, self.turn_ids)
+        )
+
+
+class RecordOrder(StrEnum):
+    """The order of a bounded lookup (`MemoryStore.find`)."""
+
+    OLDEST = "oldest"
+    """Event time ascending, then id."""
+    NEWEST = "newest"
+    """Event time descending, then id."""
+    MOST_CONFIDENT = "most_confident"
+    """Confidence descending, then event time descending, then id."""
 
 
 class ScoredRecord(BaseModel):

@@ -8,7 +8,9 @@
 | ``chroma+ephemeral://``          | `ChromaStore.ephemeral` (in memory, isolated)     |
 | ``http://host:port``, ``https:`` | `ChromaStore.http`, a client of a Chroma server   |
 
-Chroma URLs take an optional ``?collection=NAME`` query.
+Chroma URLs take an optional ``?collection=NAME`` query (the prefix of the per-user collections). A Chroma
+server keeps the vectors; the records and their indexes live in a local SQLite catalog, named by a
+``?catalog=PATH`` query or by the ``catalog`` argument.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ _FORMS = "memory://, chroma:///abs/path, a directory path, chroma+ephemeral://, 
 _DEFAULT_PORT = 8000
 
 
-def open_store(url: str) -> MemoryStore:
+def open_store(url: str, *, catalog: str | Path | None = None) -> MemoryStore:
     """Open the store named by ``url`` (see the module docstring for the accepted forms).
+
+    ``catalog`` is the catalog file of a Chroma server store whose URL names none.
 
     Raises:
         ConfigError: ``url`` is empty, malformed or of an unknown scheme (the message names it).
@@ -48,7 +52,10 @@ def open_store(url: str) -> MemoryStore:
         from memagent.stores.memory import InProcessStore
 
         return InProcessStore()
-    collection = _collection(text, parts)
+    collection = _query_value(text, parts, "collection")
+    catalog_path = _query_value(text, parts, "catalog")
+    if catalog_path is not None and scheme not in ("http", "https"):
+        raise ConfigError(f"store URL {text!r}: only a Chroma server URL takes a catalog")
     if scheme == "chroma":
         _expect_empty(text, parts, netloc=True, path=False, query=False)
         if not parts.path.startswith("/"):
@@ -66,10 +73,20 @@ def open_store(url: str) -> MemoryStore:
             raise ConfigError(f"store URL {text!r} names no host: use http://host:port")
         if parts.path not in ("", "/"):
             raise ConfigError(f"store URL {text!r} has a path; a Chroma server URL is http://host:port")
+        chosen = catalog_path or catalog
+        if chosen is None:
+            raise ConfigError(
+                f"store URL {text!r}: a Chroma server keeps the vectors, the records live in a local "
+                "catalog file; add ?catalog=PATH"
+            )
         from memagent.stores.chroma import ChromaStore
 
         return ChromaStore.http(
-            parts.hostname, port or _DEFAULT_PORT, _or_default(collection), ssl=scheme == "https"
+            parts.hostname,
+            port or _DEFAULT_PORT,
+            _or_default(collection),
+            catalog=Path(chosen).expanduser(),
+            ssl=scheme == "https",
         )
     raise ConfigError(f"unknown store URL {text!r}; use one of: {_FORMS}")
 
@@ -84,19 +101,22 @@ def _persistent(url: str, path: Path, collection: str | None) -> MemoryStore:
     return ChromaStore.persistent(path, _or_default(collection))
 
 
-def _collection(url: str, parts: SplitResult) -> str | None:
-    """The ``collection`` query parameter of ``url`` (None when absent); other parameters are errors."""
+def _query_value(url: str, parts: SplitResult, name: str) -> str | None:
+    """The ``name`` query parameter of ``url`` (None when absent); unknown parameters are errors."""
     if not parts.query:
         return None
     query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(query) - {"collection"})
+    unknown = sorted(set(query) - {"collection", "catalog"})
     if unknown:
         raise ConfigError(
-            f"store URL {url!r} has unknown parameters {unknown}; only 'collection' is accepted"
+            f"store URL {url!r} has unknown parameters {unknown}; "
+            "only 'collection' and 'catalog' are accepted"
         )
-    values = query["collection"]
+    if name not in query:
+        return None
+    values = query[name]
     if len(values) != 1 or not values[0]:
-        raise ConfigError(f"store URL {url!r} must give exactly one non-empty collection name")
+        raise ConfigError(f"store URL {url!r} must give exactly one non-empty {name}")
     return values[0]
 
 

@@ -102,3 +102,24 @@ def test_without_a_profile_the_retrieved_memories_still_respect_the_budget(make_
     reply = agent.chat("ana", "s1", "Which hiking trails do I love?", at=WHEN)
     shown = reply.text.split("\n", 1)[1]
     assert 0 < memory.counter.count(shown) <= 40
+
+
+def test_one_turn_embeds_the_message_and_retrieves_once(memory) -> None:
+    from memagent.testing.counting import CountingStore
+
+    agent = MemoryAgent(memory)
+    agent.chat("ana", "s1", "I'm allergic to peanuts.", at=WHEN)
+    texts: list[str] = []
+    embed = memory.embedder.embed
+
+    def counting_embed(batch):
+        texts.extend(batch)
+        return embed(batch)
+
+    memory.embedder.embed = counting_embed  # type: ignore[method-assign]
+    counting = CountingStore(memory.store)
+    memory.store = counting
+    message = "Can you suggest a snack for tonight?"
+    agent.chat("ana", "s1", message, at=WHEN)
+    assert texts.count(message) == 1  # the query, once (the ledger embeds "user: ...")
+    assert counting.calls["lexical_search"] == 1  # one retrieval, shared by recall and the profile

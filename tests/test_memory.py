@@ -56,37 +56,38 @@ def test_remember_is_idempotent_by_turn_id(memory) -> None:
         turn("What's the capital of France?", "2023-01-01T10:02", turn_id="c"),
     ]
     first = memory.remember(turns)
-    everything = memory.store.list("ana", RecordFilter(current_only=False))
+    everything = list(memory.store.scan("ana", RecordFilter(current_only=False)))
     second = memory.remember(turns)
     assert first.turns_new == 3 and second.turns_new == 0 and second.turns_known == 3
-    assert memory.store.list("ana", RecordFilter(current_only=False)) == everything
+    assert list(memory.store.scan("ana", RecordFilter(current_only=False))) == everything
 
 
-def test_a_crash_between_memories_and_ledger_is_repaired_by_replaying(make_memory) -> None:
-    """Memories are written before the turn ledger; replaying after a crash stores nothing twice."""
+def test_a_crash_during_the_write_is_repaired_by_replaying(make_memory) -> None:
+    """Memories and the turn ledger land in one write: a crash leaves neither, a replay stores both once."""
     from memagent.stores import InProcessStore
 
-    class CrashOnTurnWrite(InProcessStore):
+    class CrashingStore(InProcessStore):
         crash = True
 
-        def put(self, records, embeddings):
-            if self.crash and any(r.kind == MemoryKind.TURN for r in records):
+        def put(self, records, embeddings, *, updated=()):
+            if self.crash:
                 raise RuntimeError("killed")
-            super().put(records, embeddings)
+            super().put(records, embeddings, updated=updated)
 
-    store = CrashOnTurnWrite()
+    store = CrashingStore()
     mem = make_memory(store=store)
     turns = [turn("I love jazz and I hate country music.", "2023-01-01T10:00", turn_id="a")]
     with pytest.raises(RuntimeError):
         mem.remember(turns)
-    partial = store.list("ana", RecordFilter(current_only=False))
-    assert partial and all(r.kind != MemoryKind.TURN for r in partial)
+    assert list(store.scan("ana", RecordFilter(current_only=False))) == []
     store.crash = False
-    mem.remember(turns)
-    mem.remember(turns)
-    records = store.list("ana", RecordFilter(current_only=False))
+    first = mem.remember(turns)
+    again = mem.remember(turns)
+    assert first.turns_new == 1 and again.turns_known == 1
+    records = list(store.scan("ana", RecordFilter(current_only=False)))
     contents = [r.content for r in records]
-    assert len(contents) == len(set(contents)) == len(partial) + 1
+    assert len(contents) == len(set(contents)) and sum(r.kind == MemoryKind.TURN for r in records) == 1
+    assert any("jazz" in c for c in contents if not c.startswith("User:"))
 
 
 def test_users_never_mix(memory) -> None:

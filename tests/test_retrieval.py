@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from memagent.config import RetrievalConfig
-from memagent.interfaces import MemoryStore
-from memagent.retrieval import bm25_scores, mmr, rank_fusion, recency_scores, retrieve, tokenize
+from memagent.interfaces import LexicalHits, MemoryStore
+from memagent.lexical import bm25_scores, bm25_upper_bound, tokenize
+from memagent.retrieval import mmr, rank_fusion, recency_scores, retrieve
 from memagent.stores import InProcessStore
 from memagent.testing.fakes import FakeEmbedder
-from memagent.types import MemoryKind, MemoryRecord, RecordFilter
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -42,27 +43,55 @@ def make_record(
 
 
 class ListStore(MemoryStore):
-    """A minimal reference store that records the filters it is called with."""
+    """A minimal reference store (every read scans a list) that records the calls it gets."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[MemoryRecord, list[float]]] = {}
         self.calls: list[tuple[str, str, RecordFilter | None]] = []
 
-    def put(self, records: Sequence[MemoryRecord], embeddings: Sequence[Sequence[float]]) -> None:
+    def put(
+        self,
+        records: Sequence[MemoryRecord],
+        embeddings: Sequence[Sequence[float]],
+        *,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
+        for record in updated:
+            self.rows[(record.user_id, record.id)] = (record, self.rows[(record.user_id, record.id)][1])
         for record, embedding in zip(records, embeddings, strict=True):
             self.rows[(record.user_id, record.id)] = (record, list(embedding))
 
     def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         return [self.rows[(user_id, i)][0] for i in ids if (user_id, i) in self.rows]
 
+    def _users_rows(self, user_id: str) -> list[tuple[MemoryRecord, list[float]]]:
+        return [(r, e) for (u, _), (r, e) in self.rows.items() if u == user_id]
+
     def _matching(self, user_id: str, filter: RecordFilter | None) -> list[tuple[MemoryRecord, list[float]]]:
         flt = filter or RecordFilter()
-        return [(r, e) for (u, _), (r, e) in self.rows.items() if u == user_id and flt.matches(r)]
+        return [(r, e) for r, e in self._users_rows(user_id) if flt.matches(r)]
 
-    def list(self, user_id: str, filter: RecordFilter | None = None) -> list[MemoryRecord]:
-        self.calls.append(("list", user_id, filter))
-        rows = self._matching(user_id, filter)
-        return sorted((r for r, _ in rows), key=lambda r: (r.event_time, r.id))
+    def find(
+        self,
+        user_id: str,
+        filter: RecordFilter | None = None,
+        *,
+        limit: int,
+        order: RecordOrder = RecordOrder.OLDEST,
+        after: MemoryRecord | None = None,
+    ) -> list[MemoryRecord]:
+        self.calls.append(("find", user_id, filter))
+        rows = [r for r, _ in self._matching(user_id, filter)]
+        if order is RecordOrder.NEWEST:
+            rows.sort(key=lambda r: (-r.event_time.timestamp(), r.id))
+        else:
+            rows.sort(key=lambda r: (r.event_time, r.id))
+        if after is not None:
+            rows = [r for r in rows if (r.event_time, r.id) > (after.event_time, after.id)]
+        return rows[:limit]
+
+    def count(self, user_id: str, filter: RecordFilter | None = None) -> int:
+        return len(self._matching(user_id, filter))
 
     def search(
         self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None
@@ -76,6 +105,24 @@ class ListStore(MemoryStore):
             scored.append((record, cosine))
         scored.sort(key=lambda pair: (-pair[1], pair[0].id))
         return scored[:k]
+
+    def lexical_search(
+        self,
+        user_id: str,
+        query: str,
+        k: int,
+        filter: RecordFilter | None = None,
+        *,
+        score_ids: Sequence[str] = (),
+    ) -> LexicalHits:
+        """BM25 over every record of the user (the index's statistics), then the filter."""
+        self.calls.append(("lexical", user_id, filter))
+        docs = [(r.id, r.content) for r, _ in self._users_rows(user_id)]
+        bound = bm25_upper_bound(query, docs)
+        scores = {i: v / bound for i, v in bm25_scores(query, docs).items()} if bound > 0 else {}
+        hits = [(r, scores[r.id]) for r, _ in self._matching(user_id, filter) if scores.get(r.id, 0.0) > 0]
+        hits.sort(key=lambda pair: (-pair[1], pair[0].id))
+        return LexicalHits(hits=hits[:k], scores={i: scores.get(i, 0.0) for i in score_ids})
 
     def delete_user(self, user_id: str) -> int:
         raise NotImplementedError
@@ -411,8 +458,6 @@ def test_recency_prior_reorders_ties_but_cannot_outvote_relevance() -> None:
 
 
 def test_bm25_full_match_bound_scales_strong_matches_high_and_incidental_overlap_low() -> None:
-    from memagent.retrieval import bm25_upper_bound
-
     docs = [(f"d{i}", f"filler message number {i} about the weather and travel") for i in range(30)]
     docs.append(("hit", "Zanzibar ferry tickets for Zanzibar on 12 March, Zanzibar again"))
     query = "zanzibar ferry tickets march"

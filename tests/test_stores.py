@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,12 +14,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from memagent.errors import ConfigError, StoreError
 from memagent.interfaces import MemoryStore
-from memagent.stores import ChromaStore, InProcessStore, open_store
-from memagent.stores.chroma import OPEN_UNTIL, record_where
+from memagent.stores import ChromaStore, InProcessStore, SqliteCatalog, open_store
+from memagent.stores._catalog import BLOCK
+from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.conformance import StoreConformance, day, make_record
 from memagent.testing.fakes import FakeEmbedder
 from memagent.types import MemoryKind, RecordFilter
@@ -29,7 +32,6 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _HOST = "127.0.0.1"
 _SERVER_WAIT_S = 60.0
-_SMALL_PAGE = 7  # forces Chroma listing, deletion and users() through many pages
 
 
 def _free_port() -> int:
@@ -92,7 +94,7 @@ class TestInProcessStore(StoreConformance):
 class TestChromaEphemeral(StoreConformance):
     @pytest.fixture
     def store(self) -> Iterator[MemoryStore]:
-        with ChromaStore.ephemeral(page_size=_SMALL_PAGE) as store:
+        with ChromaStore.ephemeral() as store:
             yield store
 
 
@@ -100,7 +102,7 @@ class TestChromaEphemeral(StoreConformance):
 class TestChromaPersistent(StoreConformance):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[MemoryStore]:
-        with ChromaStore.persistent(tmp_path / "chroma", page_size=_SMALL_PAGE) as store:
+        with ChromaStore.persistent(tmp_path / "chroma") as store:
             yield store
 
 
@@ -108,12 +110,13 @@ class TestChromaPersistent(StoreConformance):
 @pytest.mark.server
 class TestChromaServer(StoreConformance):
     @pytest.fixture
-    def store(self, chroma_server: tuple[str, int]) -> Iterator[MemoryStore]:
+    def store(self, chroma_server: tuple[str, int], tmp_path: Path) -> Iterator[MemoryStore]:
         host, port = chroma_server
-        name = f"test_{uuid.uuid4().hex}"
-        with ChromaStore.http(host, port, name, page_size=_SMALL_PAGE) as store:
+        prefix = f"test_{uuid.uuid4().hex}"
+        with ChromaStore.http(host, port, prefix, catalog=tmp_path / "catalog.sqlite3") as store:
             yield store
-            store.client.delete_collection(name)
+            for user in store.users():
+                store.delete_user(user)
 
 
 # -- InProcessStore specifics ----------------------------------------------------------------------
@@ -122,9 +125,9 @@ class TestChromaServer(StoreConformance):
 def test_in_process_rejects_wrong_dimensions() -> None:
     store = InProcessStore()
     store.put([make_record("alice", "r1")], [[1.0, 0.0, 0.0]])
-    with pytest.raises(StoreError, match="dimension 2"):
+    with pytest.raises(StoreError, match="dimension"):
         store.put([make_record("bob", "r1")], [[1.0, 0.0]])
-    with pytest.raises(StoreError, match="dimension 4"):
+    with pytest.raises(StoreError, match="dimension"):
         store.search("alice", [1.0, 0.0, 0.0, 0.0], 1)
     with pytest.raises(StoreError, match="NaN"):
         store.put([make_record("alice", "r2")], [[float("nan"), 0.0, 0.0]])
@@ -138,21 +141,71 @@ def test_in_process_similarity_ignores_vector_length() -> None:
     assert [(r.id, round(s, 6)) for r, s in hits] == [("r2", 1.0), ("r1", 0.8)]
 
 
+# -- SqliteCatalog specifics -----------------------------------------------------------------------
+
+
+def test_catalog_write_that_fails_midway_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    kept = make_record("alice", "r1", "User plays the violin")
+    catalog.put([kept])
+    calls = 0
+    original = SqliteCatalog._append_postings
+
+    def crash_on_second_term(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+        original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteCatalog, "_append_postings", staticmethod(crash_on_second_term))
+    with pytest.raises(StoreError, match="failed to store 1 records"):
+        catalog.put([make_record("alice", "r2", "User plays cello and piano")])
+    monkeypatch.undo()
+    assert catalog.get("alice", ["r1", "r2"]) == [kept] and catalog.count("alice") == 1
+    assert catalog.lexical("alice", "cello piano", 5, RecordFilter()).hits == []
+    [(hit, _)] = catalog.lexical("alice", "violin", 5, RecordFilter()).hits
+    assert hit == kept
+    catalog.close()
+    reopened = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    assert reopened.get("alice", ["r1", "r2"]) == [kept]
+    reopened.close()
+
+
+def test_catalog_shared_by_two_connections(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    writer, reader = SqliteCatalog(path), SqliteCatalog(path)
+    writer.put([make_record("alice", f"r{i}", f"User note {i} about kayaks") for i in range(600)])
+    assert reader.count("alice") == 600
+    assert len(reader.lexical("alice", "kayaks", 700, RecordFilter()).hits) == 600
+    writer.close()
+    reader.close()
+
+
+def test_catalog_refuses_another_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    SqliteCatalog(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SqliteCatalog(path)
+
+
+def test_catalog_postings_span_blocks(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(None)
+    records = [make_record("alice", f"r{i:04d}", f"User likes kites {i % 7}") for i in range(3 * BLOCK + 5)]
+    for start in range(0, len(records), 200):  # appends that fill, cross and open blocks
+        catalog.put(records[start : start + 200])
+    catalog.put([make_record("alice", "r0003", "User likes boats")])  # a removal inside the first block
+    hits = catalog.lexical("alice", "kites", len(records), RecordFilter()).hits
+    assert len(hits) == len(records) - 1 and "r0003" not in {r.id for r, _ in hits}
+    catalog.close()
+
+
 # -- ChromaStore specifics -------------------------------------------------------------------------
-
-
-def test_record_where_always_pins_the_user() -> None:
-    assert record_where("alice", RecordFilter(current_only=False)) == {"user_id": {"$eq": "alice"}}
-    where = record_where("alice", RecordFilter(kinds=(MemoryKind.EVENT,), as_of=day(1), since=day(0)))
-    assert where is not None
-    clauses = where["$and"]
-    assert clauses[0] == {"user_id": {"$eq": "alice"}}
-    assert {"kind": {"$in": ["event"]}} in clauses
-    assert {"valid_until": {"$gt": day(1).timestamp()}} in clauses
-    assert {"event_time": {"$gte": day(0).timestamp()}} in clauses
-    assert not any("current" in c for c in clauses)  # as_of replaces current_only
-    assert record_where("alice", RecordFilter(kinds=())) is None
-    assert OPEN_UNTIL > day(10**6).timestamp()
 
 
 @pytest.mark.integration
@@ -163,11 +216,69 @@ def test_persistent_store_survives_reopening(tmp_path: Path) -> None:
     ]
     with ChromaStore.persistent(tmp_path / "db") as store:
         store.put(records, embedder.embed([r.content for r in records]))
+    assert (tmp_path / "db" / catalog_file(DEFAULT_COLLECTION)).is_file()
     with ChromaStore.persistent(tmp_path / "db") as reopened:
-        assert reopened.list("alice") == records
+        assert list(reopened.scan("alice")) == records
         assert reopened.users() == ["alice"]
         [(best, score)] = reopened.search("alice", embedder.embed([records[3].content])[0], 1)
         assert best == records[3] and score == pytest.approx(1.0, abs=1e-5)
+        assert [r.id for r, _ in reopened.lexical_search("alice", "note 3", 1).hits] == ["r3"]
+
+
+@pytest.mark.integration
+def test_each_user_has_collections_of_their_own(tmp_path: Path) -> None:
+    with ChromaStore.persistent(tmp_path / "db", "notes") as store:
+        store.put(
+            [
+                make_record("alice", "t1", kind=MemoryKind.TURN),
+                make_record("alice", "f1"),
+                make_record("bob", "f1"),
+            ],
+            [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]],
+        )
+        names = sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections())
+        assert names == sorted(
+            [store.vectors.name("alice", "turns"), store.vectors.name("alice", "memories"),
+             store.vectors.name("bob", "memories")]
+        )  # fmt: skip
+        assert all(name.startswith("notes-") for name in names)
+        store.delete_user("alice")
+        left = [c if isinstance(c, str) else c.name for c in store.client.list_collections()]
+        assert left == [store.vectors.name("bob", "memories")]
+
+
+@pytest.mark.integration
+def test_a_0_1_store_is_migrated_on_open(tmp_path: Path) -> None:
+    import chromadb
+    from chromadb.config import Settings
+
+    records = [
+        make_record("alice", "f1", "User loves jazz", kind=MemoryKind.PREFERENCE, slot="pref:jazz"),
+        make_record("alice", "t1", "User: I love jazz", kind=MemoryKind.TURN),
+        make_record("bob", "f1", "User owns a kayak", valid_until=day(3)),
+    ]
+    vectors = [[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]]
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "db"), settings=Settings(anonymized_telemetry=False)
+    )
+    legacy = client.create_collection(DEFAULT_COLLECTION, embedding_function=None,
+                                      configuration={"hnsw": {"space": "cosine"}})  # fmt: skip
+    legacy.add(
+        ids=[f"{r.user_id}::{r.id}" for r in records],
+        embeddings=vectors,
+        metadatas=[{"user_id": r.user_id, "record": r.model_dump_json()} for r in records],
+    )
+    client.close()
+    with ChromaStore.persistent(tmp_path / "db") as store:
+        assert store.users() == ["alice", "bob"]
+        every = RecordFilter(current_only=False)
+        assert store.get("alice", ["f1", "t1"]) == records[:2] and store.get("bob", ["f1"]) == [records[2]]
+        [(hit, score)] = store.search("bob", [0.0, 0.0, 1.0], 1, every)
+        assert hit == records[2] and score == pytest.approx(1.0, abs=1e-5)
+        names = [c if isinstance(c, str) else c.name for c in store.client.list_collections()]
+        assert DEFAULT_COLLECTION not in names
+    with ChromaStore.persistent(tmp_path / "db") as again:  # nothing left to migrate
+        assert again.count("alice") == 2
 
 
 @pytest.mark.integration
@@ -176,36 +287,20 @@ def test_ephemeral_stores_are_isolated() -> None:
         first.put([make_record("alice", "r1")], [[1.0, 0.0]])
         assert first.collection_name != second.collection_name
         assert second.users() == [] and second.get("alice", ["r1"]) == []
-        assert first.count() == 1
+        assert first.count("alice") == 1
 
 
 @pytest.mark.integration
 def test_chroma_errors_become_store_errors() -> None:
     with ChromaStore.ephemeral() as store:
         store.put([make_record("alice", "r1")], [[1.0, 0.0, 0.0]])
-        with pytest.raises(StoreError, match=r"Chroma failed to store 1 records in 'memagent_.*dimension"):
+        with pytest.raises(StoreError, match=r"Chroma failed to store 1 vectors.*dimension"):
             store.put([make_record("alice", "r2")], [[1.0, 0.0]])
-        with pytest.raises(StoreError, match="Chroma failed to search the records of user 'alice'"):
+        with pytest.raises(StoreError, match="Chroma failed to query the vectors"):
             store.search("alice", [1.0, 0.0], 3)
         with pytest.raises(ConfigError, match="2 records but 1 embeddings"):
             store.put([make_record("alice", "r3"), make_record("alice", "r4")], [[1.0, 0.0, 0.0]])
-        assert [r.id for r in store.list("alice")] == ["r1"]
-
-
-@pytest.mark.integration
-def test_collection_in_another_space_is_refused() -> None:
-    import chromadb
-    from chromadb.config import Settings
-
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
-    name = f"l2_{uuid.uuid4().hex}"
-    client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "l2"}})
-    try:
-        with pytest.raises(ConfigError, match="uses 'l2' distance"):
-            ChromaStore(client, name)
-    finally:
-        client.delete_collection(name)
-        client.close()
+        assert [r.id for r in store.scan("alice")] == ["r1"]
 
 
 def test_missing_chromadb_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,16 +311,19 @@ def test_missing_chromadb_gives_install_hint(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.integration
 @pytest.mark.server
-def test_server_data_is_shared_between_clients(chroma_server: tuple[str, int]) -> None:
+def test_server_data_is_shared_between_clients(chroma_server: tuple[str, int], tmp_path: Path) -> None:
     host, port = chroma_server
     name = f"shared_{uuid.uuid4().hex}"
-    with ChromaStore.http(host, port, name) as writer:
+    catalog = tmp_path / "catalog.sqlite3"
+    with ChromaStore.http(host, port, name, catalog=catalog) as writer:
         writer.put([make_record("alice", "r1", "User runs marathons")], [[0.6, 0.8]])
-    with open_store(f"http://{host}:{port}?collection={name}") as reader:
+    with open_store(f"http://{host}:{port}?collection={name}&catalog={catalog}") as reader:
         assert isinstance(reader, ChromaStore) and reader.collection_name == name
         assert [r.content for r in reader.get("alice", ["r1"])] == ["User runs marathons"]
+        [(hit, score)] = reader.search("alice", [0.6, 0.8], 1)
+        assert hit.id == "r1" and score == pytest.approx(1.0, abs=1e-5)
         assert reader.delete_user("alice") == 1
-        reader.client.delete_collection(name)
+        assert reader.vectors.query("alice", "memories", np.array([0.6, 0.8], dtype=np.float32), 5) == []
 
 
 # -- open_store ------------------------------------------------------------------------------------
@@ -244,7 +342,7 @@ def test_open_store_chroma_locations(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert isinstance(store, ChromaStore) and store.collection_name == "notes"
         store.put([make_record("alice", "r1")], [[1.0, 0.0]])
     with open_store(f"chroma://{tmp_path}/db?collection=notes") as store:
-        assert [r.id for r in store.list("alice")] == ["r1"]
+        assert [r.id for r in store.scan("alice")] == ["r1"]
     with open_store(str(tmp_path / "db")) as store:  # a plain path: the default collection
         assert isinstance(store, ChromaStore) and store.users() == []
     monkeypatch.chdir(tmp_path)
@@ -269,6 +367,9 @@ def test_open_store_chroma_locations(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "http://:8000",
         "http://localhost:notaport",
         "http://localhost:8000/some/path",
+        "http://localhost:8000",
+        "http://localhost:8000?catalog=",
+        "chroma:///abs/path?catalog=/tmp/c.sqlite3",
     ],
 )
 def test_open_store_rejects_bad_urls(url: str) -> None:
@@ -285,7 +386,7 @@ def test_open_store_rejects_a_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_open_store_unreachable_server_is_a_store_error() -> None:
+def test_open_store_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
     port = _free_port()
     with pytest.raises(StoreError, match=f"reach the Chroma server at http://{_HOST}:{port}"):
-        open_store(f"http://{_HOST}:{port}")
+        open_store(f"http://{_HOST}:{port}", catalog=tmp_path / "catalog.sqlite3")

@@ -23,9 +23,9 @@ import numpy as np
 
 from memagent.config import MemoryConfig
 from memagent.interfaces import Embedder, TokenCounter
+from memagent.lexical import bm25_scores
 from memagent.memory import Memory, turn_record
 from memagent.profile import pack_to_budget, render_record
-from memagent.retrieval import bm25_scores
 from memagent.types import RecordFilter, Role, Turn
 
 __all__ = [
@@ -166,7 +166,7 @@ class MemagentSystem:
 
     def stored(self, user_id: str) -> int:
         """Current records: extracted memories plus raw turns."""
-        return len(self.memory.store.list(user_id, RecordFilter()))
+        return self.memory.store.count(user_id, RecordFilter())
 
     def memories(self, user_id: str) -> list[MemoryItem]:
         """Every memory extracted so far (preferences, facts, events), superseded ones included:

@@ -10,25 +10,37 @@ Subclass it in a test module and override the ``store`` fixture with a fresh, em
             with MyStore(tmp_path) as store:
                 yield store
 
-The suite pins the semantics of `RecordFilter.matches` (the reference), ordering, upserts, search inside
-filters, and above all user isolation. It needs pytest (``pip install 'memagent[dev]'``).
+The suite pins the semantics of `RecordFilter.matches` (the reference), ordering and paging, upserts,
+dense and lexical search inside filters (BM25 equal to a from-scratch `bm25s` index), reads whose cost
+does not grow with a user's history (counted through `CountingStore`), consistency after a write that
+crashes before it commits, and above all user isolation. A backend that is not an `IndexedStore`
+overrides `failing_commits`. It needs pytest (``pip install 'memagent[dev]'``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pytest
 
-from memagent.errors import MemAgentError
+from memagent.config import MemoryConfig, RetrievalConfig
+from memagent.errors import MemAgentError, StoreError
 from memagent.interfaces import MemoryStore
+from memagent.lexical import bm25_scores, bm25_upper_bound
+from memagent.memory import Memory
+from memagent.stores import IndexedStore, InProcessStore
+from memagent.testing.counting import CountingStore
 from memagent.testing.fakes import FakeEmbedder
-from memagent.types import MemoryKind, MemoryRecord, Polarity, RecordFilter
+from memagent.testing.synthetic import synthetic_history
+from memagent.tokens import WordCounter
+from memagent.types import MemoryKind, MemoryRecord, Polarity, RecordFilter, RecordOrder
 
 __all__ = ["T0", "StoreConformance", "day", "make_record"]
 
@@ -93,6 +105,11 @@ class StoreConformance:
         """Store ``records`` with embeddings of their content."""
         store.put(records, embedder.embed([r.content for r in records]))
 
+    @staticmethod
+    def listed(store: MemoryStore, user_id: str, flt: RecordFilter | None = None) -> list[MemoryRecord]:
+        """Every record of ``user_id`` passing ``flt``, oldest first (through `scan`, in small pages)."""
+        return list(store.scan(user_id, flt, page_size=7))
+
     # -- put / get -------------------------------------------------------------------------------
 
     def test_roundtrip_keeps_every_field(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
@@ -140,7 +157,7 @@ class StoreConformance:
         [got] = store.get("alice", ["r1"])
         got.content = "changed"
         got.attributes["a"] = "changed"
-        [again] = store.list("alice")
+        [again] = self.listed(store, "alice")
         assert again.content == "User owns a cat" and again.attributes == {"a": "1"}
 
     def test_put_same_id_replaces(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
@@ -148,8 +165,8 @@ class StoreConformance:
         replaced = make_record("alice", "r1", "User plays chess online", valid_until=day(5))
         self.put(store, embedder, [replaced])
         assert store.get("alice", ["r1"]) == [replaced]
-        assert store.list("alice", RecordFilter(current_only=False)) == [replaced]
-        assert store.list("alice") == []  # the replacement is superseded, so not current
+        assert self.listed(store, "alice", RecordFilter(current_only=False)) == [replaced]
+        assert self.listed(store, "alice") == []  # the replacement is superseded, so not current
         [(hit, score)] = store.search(
             "alice", embedder.embed(["chess online"])[0], 5, RecordFilter(current_only=False)
         )
@@ -196,7 +213,7 @@ class StoreConformance:
             make_record("alice", "a", event_time=day(1)),
         ]
         self.put(store, embedder, records)
-        assert _ids(store.list("alice")) == ["z", "a", "b", "c"]
+        assert _ids(self.listed(store, "alice")) == ["z", "a", "b", "c"]
 
     def test_list_returns_every_record_of_a_large_user(
         self, store: MemoryStore, embedder: FakeEmbedder
@@ -205,12 +222,12 @@ class StoreConformance:
             make_record("alice", f"r{i:04d}", event_time=T0 + timedelta(minutes=i)) for i in range(250)
         ]
         self.put(store, embedder, records[::-1])
-        assert _ids(store.list("alice")) == _ids(records)
+        assert _ids(self.listed(store, "alice")) == _ids(records)
 
     def test_list_unknown_user_is_empty(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         self.put(store, embedder, [make_record("alice", "r1")])
-        assert store.list("nobody") == []
-        assert store.list("nobody", RecordFilter(current_only=False)) == []
+        assert self.listed(store, "nobody") == []
+        assert self.listed(store, "nobody", RecordFilter(current_only=False)) == []
 
     def test_default_filter_is_current_only(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         self.put(
@@ -218,9 +235,9 @@ class StoreConformance:
             embedder,
             [make_record("alice", "old", valid_until=day(3)), make_record("alice", "new", event_time=day(3))],
         )
-        assert _ids(store.list("alice")) == ["new"]
-        assert _ids(store.list("alice", RecordFilter())) == ["new"]
-        assert _ids(store.list("alice", RecordFilter(current_only=False))) == ["old", "new"]
+        assert _ids(self.listed(store, "alice")) == ["new"]
+        assert _ids(self.listed(store, "alice", RecordFilter())) == ["new"]
+        assert _ids(self.listed(store, "alice", RecordFilter(current_only=False))) == ["old", "new"]
 
     def test_filter_kinds(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         kinds = [MemoryKind.FACT, MemoryKind.EVENT, MemoryKind.PREFERENCE, MemoryKind.TURN]
@@ -229,11 +246,11 @@ class StoreConformance:
             embedder,
             [make_record("alice", k.value, kind=k, event_time=day(i)) for i, k in enumerate(kinds)],
         )
-        assert _ids(store.list("alice", RecordFilter(kinds=(MemoryKind.EVENT,)))) == ["event"]
+        assert _ids(self.listed(store, "alice", RecordFilter(kinds=(MemoryKind.EVENT,)))) == ["event"]
         both = RecordFilter(kinds=(MemoryKind.PREFERENCE, MemoryKind.FACT))
-        assert _ids(store.list("alice", both)) == ["fact", "preference"]
-        assert store.list("alice", RecordFilter(kinds=())) == []
-        assert len(store.list("alice", RecordFilter(kinds=None))) == 4
+        assert _ids(self.listed(store, "alice", both)) == ["fact", "preference"]
+        assert self.listed(store, "alice", RecordFilter(kinds=())) == []
+        assert len(self.listed(store, "alice", RecordFilter(kinds=None))) == 4
 
     def test_filter_as_of_history_view(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         old = make_record(
@@ -243,7 +260,7 @@ class StoreConformance:
         self.put(store, embedder, [old, new])
 
         def at(when: datetime) -> list[str]:
-            return _ids(store.list("alice", RecordFilter(as_of=when)))
+            return _ids(self.listed(store, "alice", RecordFilter(as_of=when)))
 
         assert at(day(10) - _US) == []
         assert at(day(10)) == ["old"]  # valid_from is inclusive
@@ -251,7 +268,7 @@ class StoreConformance:
         assert at(day(20)) == ["new"]  # valid_until is exclusive
         assert at(day(1000)) == ["new"]
         # as_of overrides current_only: the superseded record is returned for its period.
-        assert _ids(store.list("alice", RecordFilter(as_of=day(15), current_only=True))) == ["old"]
+        assert _ids(self.listed(store, "alice", RecordFilter(as_of=day(15), current_only=True))) == ["old"]
 
     def test_filter_since_until(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         self.put(
@@ -261,7 +278,7 @@ class StoreConformance:
         )
 
         def between(since: datetime | None, until: datetime | None) -> list[str]:
-            return _ids(store.list("alice", RecordFilter(since=since, until=until)))
+            return _ids(self.listed(store, "alice", RecordFilter(since=since, until=until)))
 
         assert between(day(2), None) == ["e2", "e3"]  # since is inclusive
         assert between(day(2) + _US, None) == ["e3"]
@@ -279,9 +296,9 @@ class StoreConformance:
         ]
         self.put(store, embedder, records)
         flt = RecordFilter(kinds=(MemoryKind.EVENT,), as_of=day(3), since=day(0), until=day(5))
-        assert _ids(store.list("alice", flt)) == ["ev-old", "ev-mid"]
+        assert _ids(self.listed(store, "alice", flt)) == ["ev-old", "ev-mid"]
         flt = RecordFilter(kinds=(MemoryKind.EVENT,), current_only=True, since=day(2))
-        assert _ids(store.list("alice", flt)) == ["ev-mid", "ev-late"]
+        assert _ids(self.listed(store, "alice", flt)) == ["ev-mid", "ev-late"]
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -362,16 +379,16 @@ class StoreConformance:
         records = [make_record("alice", f"r{i}", valid_until=day(1) if i % 2 else None) for i in range(7)]
         self.put(store, embedder, [*records, make_record("bob", "b1")])
         assert store.delete_user("alice") == 7
-        assert store.list("alice", RecordFilter(current_only=False)) == []
+        assert self.listed(store, "alice", RecordFilter(current_only=False)) == []
         assert store.get("alice", _ids(records)) == []
         assert (
             store.search("alice", embedder.embed(["memory"])[0], 10, RecordFilter(current_only=False)) == []
         )
         assert store.delete_user("alice") == 0
         assert store.delete_user("nobody") == 0
-        assert _ids(store.list("bob")) == ["b1"]
+        assert _ids(self.listed(store, "bob")) == ["b1"]
         self.put(store, embedder, [make_record("alice", "again")])
-        assert _ids(store.list("alice")) == ["again"]
+        assert _ids(self.listed(store, "alice")) == ["again"]
 
     def test_users_never_mix(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         alice = [
@@ -382,13 +399,13 @@ class StoreConformance:
         peanuts = embedder.embed(["allergic to peanuts"])[0]
         every = RecordFilter(current_only=False)
         assert store.get("bob", _ids(alice)) == []
-        assert _ids(store.list("bob", every)) == ["b0", "b1"]
+        assert _ids(self.listed(store, "bob", every)) == ["b0", "b1"]
         assert sorted(_hit_ids(store.search("bob", peanuts, 10, every))) == ["b0", "b1"]
         assert store.users() == ["alice", "bob"]
         assert store.delete_user("bob") == 2
         assert store.users() == ["alice"]
         assert store.search("bob", peanuts, 10, every) == []
-        assert _ids(store.list("alice")) == ["a0", "a1", "a2", "a3"]
+        assert _ids(self.listed(store, "alice")) == ["a0", "a1", "a2", "a3"]
         assert {r.user_id for r, _ in store.search("alice", peanuts, 10)} == {"alice"}
 
     # -- async and threads -----------------------------------------------------------------------
@@ -420,4 +437,331 @@ class StoreConformance:
             thread.join()
         assert errors == []
         assert store.users() == ["user0", "user1", "user2", "user3"]
-        assert all(len(store.list(f"user{n}")) == 10 for n in range(4))
+        assert all(len(self.listed(store, f"user{n}")) == 10 for n in range(4))
+
+    # -- bounded lookups: find, count, slots, provenance -----------------------------------------
+
+    def test_find_orders_limits_and_pages(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        records = [
+            make_record("alice", f"r{i}", event_time=day(i % 5), confidence=round(0.1 + 0.08 * i, 2))
+            for i in range(10)
+        ]
+        self.put(store, embedder, records)
+        reference = sorted(records, key=lambda r: (r.event_time, r.id))
+        assert _ids(store.find("alice", limit=4)) == _ids(reference[:4])
+        newest = sorted(records, key=lambda r: r.id)
+        newest.sort(key=lambda r: r.event_time, reverse=True)
+        assert _ids(store.find("alice", limit=3, order=RecordOrder.NEWEST)) == _ids(newest[:3])
+        confident = sorted(records, key=lambda r: (-r.confidence, -r.event_time.timestamp(), r.id))
+        assert _ids(store.find("alice", limit=2, order=RecordOrder.MOST_CONFIDENT)) == _ids(confident[:2])
+        page = store.find("alice", limit=4, after=reference[3])
+        assert _ids(page) == _ids(reference[4:8])
+        assert store.find("alice", limit=0) == [] and store.find("nobody", limit=5) == []
+        with pytest.raises(MemAgentError, match="OLDEST"):
+            store.find("alice", limit=2, order=RecordOrder.NEWEST, after=reference[0])
+
+    def test_count_follows_filters(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        records = [make_record("alice", f"f{i}", valid_until=day(1) if i < 2 else None) for i in range(5)] + [
+            make_record("alice", "t1", kind=MemoryKind.TURN),
+            make_record("bob", "b1"),
+        ]
+        self.put(store, embedder, records)
+        assert store.count("alice") == 6
+        assert store.count("alice", RecordFilter()) == 4
+        assert store.count("alice", RecordFilter(kinds=(MemoryKind.TURN,))) == 1
+        assert store.count("alice", RecordFilter(kinds=())) == 0
+        assert store.count("nobody") == 0
+        store.delete_user("alice")
+        assert store.count("alice") == 0 and store.count("bob") == 1
+
+    def test_filter_slots_and_prefixes(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        slots = {"tea": "pref:tea", "nuts": "allergy:peanut", "shell": "allergy:shellfish",
+                 "lookalike": "allergyish", "wild": "ab", "none": None}  # fmt: skip
+        self.put(store, embedder, [make_record("alice", k, slot=v) for k, v in slots.items()])
+
+        def passing(flt: RecordFilter) -> list[str]:
+            return sorted(_ids(self.listed(store, "alice", flt)))
+
+        assert passing(RecordFilter(slots=("pref:tea",))) == ["tea"]
+        assert passing(RecordFilter(slots=("pref:tea", "ab"))) == ["tea", "wild"]
+        assert passing(RecordFilter(slot_prefixes=("allergy:",))) == ["nuts", "shell"]
+        assert passing(RecordFilter(slot_prefixes=("a_",))) == []  # no SQL wildcards
+        assert passing(RecordFilter(slot_prefixes=("allergy", "pref:"))) == [
+            "lookalike",
+            "nuts",
+            "shell",
+            "tea",
+        ]
+        assert passing(RecordFilter(slots=())) == [] and passing(RecordFilter(slot_prefixes=())) == []
+        assert store.count("alice", RecordFilter(slot_prefixes=("allergy:",))) == 2
+
+    def test_filter_by_source_turns(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        records = [
+            make_record("alice", "a", source_turn_ids=["t1", "t2"]),
+            make_record("alice", "b", source_turn_ids=["t2"]),
+            make_record("alice", "c", source_turn_ids=["t3"]),
+            make_record("bob", "d", source_turn_ids=["t1"]),
+        ]
+        self.put(store, embedder, records)
+        assert sorted(_ids(self.listed(store, "alice", RecordFilter(turn_ids=("t2",))))) == ["a", "b"]
+        assert _ids(self.listed(store, "alice", RecordFilter(turn_ids=("t1", "t9")))) == ["a"]
+        self.put(store, embedder, [make_record("alice", "a", source_turn_ids=["t3"])])  # provenance replaced
+        assert sorted(_ids(self.listed(store, "alice", RecordFilter(turn_ids=("t3",))))) == ["a", "c"]
+        assert _ids(self.listed(store, "alice", RecordFilter(turn_ids=("t1",)))) == []
+
+    # -- updates that keep the vector ------------------------------------------------------------
+
+    def test_update_keeps_the_vector_and_checks_content(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        old = make_record("alice", "tea", "User drinks green tea", slot="pref:tea")
+        self.put(store, embedder, [old])
+        closed = old.model_copy(update={"valid_until": day(3), "superseded_by": "coffee"})
+        new = make_record(
+            "alice", "coffee", "User switched to black coffee", slot="pref:tea", event_time=day(3)
+        )
+        store.put([new], embedder.embed([new.content]), updated=[closed])
+        assert store.get("alice", ["tea", "coffee"]) == [closed, new]
+        every = RecordFilter(current_only=False)
+        [(hit, score)] = store.search("alice", embedder.embed([old.content])[0], 1, every)
+        assert hit == closed and score == pytest.approx(1.0, abs=1e-4)
+        assert _hit_ids(store.lexical_search("alice", "green tea", 5, every).hits) == ["tea"]
+        changed = closed.model_copy(update={"content": "User drinks oolong"})
+        bad = make_record("alice", "late", "User likes figs")
+        with pytest.raises(StoreError, match="content or kind"):
+            store.put([bad], embedder.embed([bad.content]), updated=[changed])
+        with pytest.raises(StoreError, match="not stored"):
+            store.put([], [], updated=[make_record("alice", "ghost")])
+        assert store.get("alice", ["late"]) == [] and store.get("alice", ["tea"]) == [closed]
+
+    def test_changing_kind_moves_the_record(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        as_turn = make_record("alice", "r1", "User: I adore figs", kind=MemoryKind.TURN)
+        self.put(store, embedder, [as_turn])
+        as_fact = make_record("alice", "r1", "User adores figs", kind=MemoryKind.FACT)
+        self.put(store, embedder, [as_fact])
+        query = embedder.embed(["adores figs"])[0]
+        assert store.search("alice", query, 5, RecordFilter(kinds=(MemoryKind.TURN,))) == []
+        assert _hit_ids(store.search("alice", query, 5)) == ["r1"]
+        assert store.count("alice") == 1
+
+    # -- selective filters on a larger history ---------------------------------------------------
+
+    def test_selective_filter_ranks_exactly_within_a_large_history(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        turns = [
+            make_record("alice", f"t{i:03d}", f"User: cooking tip {i} about pasta", kind=MemoryKind.TURN,
+                        event_time=T0 + timedelta(minutes=i))
+            for i in range(300)
+        ]  # fmt: skip
+        slotted = [
+            make_record(
+                "alice", f"s{i}", f"User prefers {food}", slot="pref:food", kind=MemoryKind.PREFERENCE
+            )
+            for i, food in enumerate(["pasta with basil", "rice", "tofu stew", "pasta bake"])
+        ]
+        self.put(store, embedder, turns + slotted)
+        query = embedder.embed(["cooking pasta"])[0]
+        hits = store.search("alice", query, 3, RecordFilter(slots=("pref:food",)))
+        vectors = dict(zip(_ids(slotted), embedder.embed([r.content for r in slotted]), strict=True))
+        expected = sorted(vectors, key=lambda i: -float(np.dot(vectors[i], query)))[:3]
+        assert _hit_ids(hits) == expected
+        lexical = store.lexical_search("alice", "pasta", 10, RecordFilter(slots=("pref:food",)))
+        assert sorted(_hit_ids(lexical.hits)) == ["s0", "s3"]
+
+    # -- lexical search --------------------------------------------------------------------------
+
+    @staticmethod
+    def reference_lexical(records: Sequence[MemoryRecord], query: str) -> dict[str, float]:
+        """BM25 of every record (a `bm25s` index built from scratch), divided by the full-match score."""
+        docs = [(r.id, r.content) for r in records]
+        bound = bm25_upper_bound(query, docs)
+        return {i: (s / bound if bound else 0.0) for i, s in bm25_scores(query, docs).items()}
+
+    @staticmethod
+    def assert_ranking(
+        hits: Sequence[tuple[MemoryRecord, float]], reference: dict[str, float], k: int
+    ) -> None:
+        """``hits`` are the top ``k`` of ``reference`` (ties may come in any order of ids)."""
+        expected = sorted((s for s in reference.values() if s > 0), reverse=True)[:k]
+        assert [s for _, s in hits] == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        for record, score in hits:
+            assert reference[record.id] == pytest.approx(score, rel=1e-6, abs=1e-9)
+
+    def test_lexical_search_matches_a_reference_bm25(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        texts = [
+            "User is allergic to peanuts and tree nuts",
+            "User loves peanut butter sandwiches",
+            "User's daughter Mia starts school in September",
+            "User drinks green tea every morning, green tea only",
+            "User ran the Berlin marathon in 2019",
+            "User prefers window seats on long flights",
+            "User keeps two cats, Miso and Tofu",
+            "User: what should I cook for Mia's birthday?",
+        ]
+        alice = [make_record("alice", f"a{i}", t, event_time=day(i)) for i, t in enumerate(texts)]
+        bob = [make_record("bob", f"b{i}", "Bob eats peanuts and drinks tea daily") for i in range(20)]
+        self.put(store, embedder, alice + bob)
+        for query in ("peanuts", "green tea morning", "Mia birthday school", "Berlin marathon 2019 cats"):
+            reference = self.reference_lexical(alice, query)
+            found = store.lexical_search("alice", query, 3)
+            self.assert_ranking(found.hits, reference, 3)
+            assert {r.user_id for r, _ in found.hits} <= {"alice"}
+        empty = store.lexical_search("alice", "the and of", 5)
+        assert empty.hits == []
+        assert store.lexical_search("alice", "zeppelin", 5).hits == []
+        assert store.lexical_search("nobody", "peanuts", 5).hits == []
+
+    def test_lexical_search_equals_the_reference_on_random_corpora(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        rng = random.Random(7)
+        words = [f"w{n}" for n in range(40)]
+        live: dict[str, MemoryRecord] = {}
+        for round_ in range(4):
+            batch = []
+            for _ in range(25):
+                rid = f"r{rng.randrange(60)}"  # ids repeat: replacements change the text
+                text = " ".join(
+                    rng.choices(words, weights=[1 / (i + 1) for i in range(40)], k=rng.randint(1, 12))
+                )
+                batch.append(make_record("alice", rid, text, event_time=day(round_)))
+            self.put(store, embedder, batch)
+            live.update((r.id, r) for r in batch)
+            self.put(store, embedder, [make_record(f"other{round_}", "x", " ".join(words[:10]))])
+            for _ in range(5):
+                query = " ".join(rng.sample(words, rng.randint(1, 4)))
+                reference = self.reference_lexical(list(live.values()), query)
+                found = store.lexical_search("alice", query, 10, score_ids=sorted(live))
+                self.assert_ranking(found.hits, reference, 10)
+                assert found.scores == pytest.approx(reference, rel=1e-6, abs=1e-9)
+
+    def test_lexical_search_filters_before_cutting(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        stale = [make_record("alice", f"old{i}", "User loves hiking hiking hiking", valid_until=day(2))
+                 for i in range(30)]  # fmt: skip
+        current = [
+            make_record("alice", f"new{i}", f"User went hiking in the Alps, trip {i}") for i in range(3)
+        ]
+        turns = [
+            make_record("alice", f"t{i}", "User: hiking boots?", kind=MemoryKind.TURN) for i in range(30)
+        ]
+        self.put(store, embedder, stale + current + turns)
+        hits = store.lexical_search("alice", "hiking", 3, RecordFilter(kinds=(MemoryKind.FACT,))).hits
+        assert sorted(_hit_ids(hits)) == ["new0", "new1", "new2"]
+        every = store.lexical_search("alice", "hiking", 100, RecordFilter(current_only=False)).hits
+        assert len(every) == 63
+
+    def test_lexical_scores_of_given_ids(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        records = [make_record("alice", f"r{i}", f"User note {i} about sailing boats") for i in range(12)]
+        records.append(make_record("alice", "other", "User owns a piano"))
+        self.put(store, embedder, records)
+        found = store.lexical_search("alice", "sailing", 2, score_ids=["r11", "other", "unknown"])
+        assert len(found.hits) == 2
+        assert found.scores["r11"] > 0 and found.scores["other"] == 0.0 and found.scores["unknown"] == 0.0
+        assert set(found.scores) == {"r11", "other", "unknown"}
+        none = store.lexical_search("alice", "sailing", 0, score_ids=["r3"])
+        assert none.hits == [] and none.scores["r3"] > 0
+
+    def test_lexical_index_follows_replacement_and_deletion(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        self.put(store, embedder, [make_record("alice", "r1", "User plays the cello"),
+                                   make_record("alice", "r2", "User plays chess")])  # fmt: skip
+        self.put(store, embedder, [make_record("alice", "r1", "User sings in a choir")])
+        assert store.lexical_search("alice", "cello", 5).hits == []
+        assert _hit_ids(store.lexical_search("alice", "choir", 5).hits) == ["r1"]
+        reference = self.reference_lexical(store.get("alice", ["r1", "r2"]), "plays chess choir")
+        self.assert_ranking(store.lexical_search("alice", "plays chess choir", 5).hits, reference, 5)
+        store.delete_user("alice")
+        assert store.lexical_search("alice", "choir", 5).hits == []
+        self.put(store, embedder, [make_record("alice", "r3", "User sings opera")])
+        assert _hit_ids(store.lexical_search("alice", "sings", 5).hits) == ["r3"]
+
+    # -- reads that do not grow with the history ------------------------------------------------
+
+    def test_reads_and_writes_do_not_grow_with_the_history(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        counting = CountingStore(store)
+        config = MemoryConfig(top_k=4, budget=128, retrieval=RetrievalConfig(candidate_pool=8))
+        memory = Memory(counting, embedder, counter=WordCounter(), config=config, clock=lambda: day(2000))
+        history = synthetic_history(sessions=400, users=1, turns_per_session=6, seed=3)
+        queries = ["what tea do I like?", "where did I travel last week?", "any allergies?"]
+
+        def cost(turns: Sequence[Any]) -> tuple[int, int]:
+            counting.reset()
+            memory.remember(turns)
+            written = counting.records_returned
+            counting.reset()
+            for query in queries:
+                memory.recall("user0", query)
+                memory.profile("user0", query)
+            return written, counting.records_returned
+
+        memory.remember(history[:540])
+        early = cost(history[540:600])
+        memory.remember(history[600:2340])
+        late = cost(history[2340:2400])
+        assert store.count("user0") > 2400
+        assert late[0] <= 1.5 * early[0] + 20, (
+            f"writes fetched {early[0]} records at 600 turns, {late[0]} at 2400"
+        )
+        assert late[1] <= 1.5 * early[1] + 20, (
+            f"reads fetched {early[1]} records at 600 turns, {late[1]} at 2400"
+        )
+
+    # -- crash consistency ----------------------------------------------------------------------
+
+    @contextmanager
+    def failing_commits(self, store: MemoryStore) -> Iterator[None]:
+        """Inside the block, every write fails at its last step (after the vectors, before the records
+        commit). Backends that are not `IndexedStore`s override this."""
+        if not isinstance(store, IndexedStore):
+            pytest.fail(f"{type(store).__name__} is not an IndexedStore: override failing_commits")
+        catalog = store.catalog
+        original = catalog.put
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise StoreError("simulated crash before the records commit")
+
+        catalog.put = crash  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            catalog.put = original  # type: ignore[method-assign]
+
+    def test_a_crashed_write_is_invisible_and_replay_repairs_it(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        history = synthetic_history(sessions=30, users=1, turns_per_session=6, seed=11)
+        first, second = history[:90], history[90:]
+
+        def memory_over(target: MemoryStore) -> Memory:
+            return Memory(target, embedder, counter=WordCounter(), clock=lambda: day(500))
+
+        memory = memory_over(store)
+        memory.remember(first)
+        before = list(memory.export("user0"))
+        with self.failing_commits(store), pytest.raises(StoreError, match="simulated crash"):
+            memory.remember(second)
+        assert list(memory.export("user0")) == before
+        assert store.count("user0") == len(before)
+        every = RecordFilter(current_only=False, kinds=None)
+        known = {r.id for r in before}
+        for turn in second[:5]:
+            dense = store.search("user0", embedder.embed([turn.text])[0], 20, every)
+            lexical = store.lexical_search("user0", turn.text, 20, every).hits
+            assert {r.id for r, _ in dense + lexical} <= known
+        report = memory.remember(second)
+        assert report.turns_new == len(second) and report.turns_known == 0
+        with InProcessStore() as reference_store:
+            reference = memory_over(reference_store)
+            reference.remember(first)
+            reference.remember(second)
+            assert list(memory.export("user0")) == list(reference.export("user0"))
+            for query in ("what do I love?", "where do I work?"):
+                got = [(h.record.id, round(h.score, 4)) for h in memory.recall("user0", query)]
+                want = [(h.record.id, round(h.score, 4)) for h in reference.recall("user0", query)]
+                assert got == want and got

@@ -1,0 +1,243 @@
+"""`IndexedStore`: a `MemoryStore` made of a `RecordCatalog` (the truth) and a `VectorIndex`.
+
+Writes go to the vector index first and to the catalog last, in one catalog transaction. A crash at any
+point therefore leaves at worst vectors that no record owns yet (dense hits are resolved through the
+catalog, so they are never returned); replaying the same input writes them again and commits the
+records, as the turn ledger does for the whole pipeline. Deletion runs the other way round: the
+catalog first (the user's records vanish from every read at once), then the vectors, which a second
+`delete_user` removes even when the catalog no longer knows the user.
+
+Vectors live in two groups per user, raw turns and extracted memories, so that a search for memories
+never wades through the (far more numerous) turns. In a group where few records pass a search's filter
+(the catalog lists them from its indexes), a dense search ranks exactly those; elsewhere it asks for a
+few more approximate neighbours than it needs, resolves them through the catalog, keeps those whose
+records pass the filter, and widens the request until enough pass.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from memagent.errors import ConfigError
+from memagent.interfaces import LexicalHits, MemoryStore, RecordCatalog, VectorIndex
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
+
+from ._vectors import unit_rows
+
+__all__ = ["EXACT_RANKING_LIMIT", "FEW_PASSING", "GROUPS", "IndexedStore", "group_of", "oversample"]
+
+TURNS = "turns"
+MEMORIES = "memories"
+GROUPS = (TURNS, MEMORIES)
+"""The vector groups of every user."""
+FEW_PASSING = 512
+"""A group where at most this many records pass the filter ranks exactly those, without asking for
+approximate neighbours first."""
+EXACT_RANKING_LIMIT = 2048
+"""When approximate neighbours fall short, filters passed by at most this many records rank exactly those."""
+
+
+def oversample(k: int) -> int:
+    """How many candidates to fetch for ``k`` results when a few may fail the filter."""
+    return k + max(8, k // 4)
+
+
+def group_of(kind: MemoryKind) -> str:
+    """The vector group of a record kind."""
+    return TURNS if kind is MemoryKind.TURN else MEMORIES
+
+
+def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
+    """``flt`` narrowed to the kinds held by ``group``."""
+    kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
+    return flt.model_copy(update={"kinds": kinds})
+
+
+class IndexedStore(MemoryStore):
+    """A store built from a catalog (records, lookups, BM25) and a vector index (nearest neighbours).
+
+    Args:
+        catalog: Where records and their lookup and lexical indexes live.
+        vectors: Where their embeddings live.
+    """
+
+    def __init__(self, catalog: RecordCatalog, vectors: VectorIndex) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+
+    # --------------------------------------------------------------------------------------- write
+    def put(
+        self,
+        records: Sequence[MemoryRecord],
+        embeddings: Sequence[Sequence[float]],
+        *,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
+        """Insert or replace ``records`` (by user and id), each with its embedding, and replace the
+        ``updated`` ones (their vectors stay), in one catalog transaction.
+
+        A record id repeated within one call keeps its last occurrence.
+
+        Raises:
+            ConfigError: ``records`` and ``embeddings`` differ in length.
+            StoreError: An embedding is malformed or of the wrong dimension, an updated record is not
+                stored or changed its content or kind, or a backend failed.
+        """
+        if len(records) != len(embeddings):
+            raise ConfigError(f"put got {len(records)} records but {len(embeddings)} embeddings")
+        if not records:
+            self.catalog.put([], updated)
+            return
+        matrix = unit_rows(embeddings, "embeddings given to put")
+        latest: dict[tuple[str, str], int] = {}
+        for index, record in enumerate(records):
+            latest.pop((record.user_id, record.id), None)
+            latest[(record.user_id, record.id)] = index
+        by_user: dict[str, list[int]] = defaultdict(list)
+        for (user_id, _), index in latest.items():
+            by_user[user_id].append(index)
+        for user_id, indices in by_user.items():
+            before = self.catalog.kinds(user_id, [records[i].id for i in indices])
+            by_group: dict[str, list[int]] = defaultdict(list)
+            for i in indices:
+                record = records[i]
+                group = group_of(record.kind)
+                by_group[group].append(i)
+                old = before.get(record.id)
+                if old is not None and group_of(old) != group:  # the record changes group
+                    self.vectors.delete(user_id, group_of(old), [record.id])
+            for group, members in by_group.items():
+                self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
+        self.catalog.put([records[i] for i in latest.values()], updated)
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove every record and vector of ``user_id``; returns the number of records removed."""
+        removed = self.catalog.delete_user(user_id)
+        self.vectors.drop_user(user_id)
+        return removed
+
+    # ---------------------------------------------------------------------------------------- read
+    def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        """The records of ``user_id`` with these ids, in the order given; unknown ids are left out."""
+        return self.catalog.get(user_id, ids)
+
+    def find(
+        self,
+        user_id: str,
+        filter: RecordFilter | None = None,
+        *,
+        limit: int,
+        order: RecordOrder = RecordOrder.OLDEST,
+        after: MemoryRecord | None = None,
+    ) -> list[MemoryRecord]:
+        """At most ``limit`` records of ``user_id`` passing ``filter``, in ``order`` (an indexed lookup)."""
+        return self.catalog.find(user_id, filter or RecordFilter(), limit=limit, order=order, after=after)
+
+    def count(self, user_id: str, filter: RecordFilter | None = None) -> int:
+        """How many records of ``user_id`` pass ``filter``."""
+        return self.catalog.count(user_id, filter)
+
+    def users(self) -> list[str]:
+        """Ids of every user with at least one record, sorted."""
+        return self.catalog.users()
+
+    def lexical_search(
+        self,
+        user_id: str,
+        query: str,
+        k: int,
+        filter: RecordFilter | None = None,
+        *,
+        score_ids: Sequence[str] = (),
+    ) -> LexicalHits:
+        """BM25 top ``k`` (scores divided by the full-match score), from the catalog's inverted index."""
+        return self.catalog.lexical(user_id, query, k, filter or RecordFilter(), score_ids)
+
+    def search(
+        self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None
+    ) -> list[tuple[MemoryRecord, float]]:
+        """The ``k`` records of ``user_id`` passing ``filter`` nearest to ``embedding``, best first.
+
+        In a group where at most `FEW_PASSING` records pass the filter (the catalog lists their ids),
+        exactly those are ranked. The other groups are asked for ``n`` approximate neighbours; the best
+        ``n`` of them are resolved through the catalog in one lookup. When fewer than ``k`` pass, the
+        records passing the filter are ranked exactly if there are at most `EXACT_RANKING_LIMIT` of
+        them, and otherwise ``n`` grows until ``k`` pass or the groups run out.
+        """
+        flt = filter or RecordFilter()
+        if k <= 0 or flt.is_empty:
+            return []
+        query = unit_rows([embedding], "query embedding")[0]
+        hits: list[tuple[MemoryRecord, float]] = []
+        approximate: list[str] = []
+        for group in GROUPS:
+            narrowed = _group_filter(flt, group)
+            if not narrowed.kinds:
+                continue
+            ids = self.catalog.find_ids(user_id, narrowed, limit=FEW_PASSING + 1)
+            if len(ids) > FEW_PASSING:
+                approximate.append(group)
+            elif ids:
+                hits += self._resolve(user_id, self.vectors.query(user_id, group, query, k, ids), narrowed)
+        if approximate:
+            hits += self._search_approximate(user_id, query, k, flt, approximate)
+        hits.sort(key=lambda pair: (-pair[1], pair[0].id))
+        return hits[:k]
+
+    def _search_approximate(
+        self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, groups: list[str]
+    ) -> list[tuple[MemoryRecord, float]]:
+        """The ``k`` nearest records passing ``flt`` among the groups' approximate neighbours."""
+        n = oversample(k)
+        checked_selectivity = False
+        while True:
+            nearest: list[tuple[str, float]] = []
+            exhausted = True
+            for group in groups:
+                found = self.vectors.query(user_id, group, query, n)
+                exhausted = exhausted and len(found) < n
+                nearest += found
+            nearest.sort(key=lambda pair: (-pair[1], pair[0]))
+            passing = self._resolve(user_id, nearest[:n], flt)
+            if len(passing) >= k:
+                return passing[:k]
+            if exhausted:  # every neighbour is known: resolve the rest too
+                return (passing + self._resolve(user_id, nearest[n:], flt))[:k]
+            if not checked_selectivity:
+                checked_selectivity = True
+                exact = self._rank_exactly(user_id, query, k, flt, groups)
+                if exact is not None:
+                    return exact
+            n *= 4
+
+    def _rank_exactly(
+        self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, groups: list[str]
+    ) -> list[tuple[MemoryRecord, float]] | None:
+        """The ``k`` nearest records passing ``flt``, ranked exactly, or None when more than
+        `EXACT_RANKING_LIMIT` of them pass in a group."""
+        hits: list[tuple[MemoryRecord, float]] = []
+        for group in groups:
+            narrowed = _group_filter(flt, group)
+            ids = self.catalog.find_ids(user_id, narrowed, limit=EXACT_RANKING_LIMIT + 1)
+            if len(ids) > EXACT_RANKING_LIMIT:
+                return None
+            hits += self._resolve(user_id, self.vectors.query(user_id, group, query, k, ids), narrowed)
+        hits.sort(key=lambda pair: (-pair[1], pair[0].id))
+        return hits[:k]
+
+    def _resolve(
+        self, user_id: str, hits: list[tuple[str, float]], flt: RecordFilter
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Records of ``hits`` that exist and pass ``flt``, with their similarity, in ``hits`` order."""
+        similarity = dict(hits)
+        return [(r, similarity[r.id]) for r in self.catalog.get(user_id, [i for i, _ in hits], flt)]
+
+    def close(self) -> None:
+        """Close the vector index and the catalog."""
+        try:
+            self.vectors.close()
+        finally:
+            self.catalog.close()
