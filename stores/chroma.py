@@ -17,6 +17,7 @@ chromadb is an optional dependency (``pip install 'memagent[chroma]'``); it is i
 from __future__ import annotations
 
 import hashlib
+import resource
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,7 @@ def catalog_file(collection_name: str) -> str:
     return f"{collection_name}.sqlite3"
 
 
+_MAX_FILES = 1 << 20
 _INSTALL_HINT = "ChromaStore needs chromadb: pip install 'memagent[chroma]'"
 _HNSW = {"hnsw": {"space": "cosine"}}
 _MIGRATION_PAGE = 1000
@@ -84,6 +86,23 @@ def _failing(action: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise StoreError(f"Chroma failed to {action}: {type(exc).__name__}: {exc}") from exc
+
+
+def _raise_file_limit() -> None:
+    """Raise this process's soft limit on open files to its hard limit (at most 2**20).
+
+    Chroma keeps the vector indexes of at most a fifth of that limit loaded, and in chromadb 1.5 a
+    collection unloaded before its index reached the disk can fail to answer ("Nothing found on disk").
+    With one collection per user and group, a default limit of 1,024 would unload collections after 200.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _MAX_FILES if hard == resource.RLIM_INFINITY else min(hard, _MAX_FILES)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError):  # pragma: no cover - a platform that refuses; Chroma keeps its default
+        pass
 
 
 def _close_client(client: Any) -> None:
@@ -261,6 +280,7 @@ class ChromaStore(IndexedStore):
         """A store saved under directory ``path`` (created if missing): Chroma's files and the catalog."""
         chromadb = _chromadb()
         directory = Path(path).expanduser()
+        _raise_file_limit()
         with _failing(f"open a persistent client at {str(path)!r}"):
             client = chromadb.PersistentClient(path=str(directory), settings=_settings())
         return cls._owning(
@@ -271,6 +291,7 @@ class ChromaStore(IndexedStore):
     def ephemeral(cls) -> ChromaStore:
         """An in-memory store for tests: its own collections, dropped on `close`, and an in-memory catalog."""
         chromadb = _chromadb()
+        _raise_file_limit()
         with _failing("open an in-memory client"):
             client = chromadb.EphemeralClient(settings=_settings())
         return cls._owning(client, None, f"memagent_{uuid.uuid4().hex}", drop_on_close=True)

@@ -4,6 +4,7 @@ plus Chroma specifics (persistence, error wrapping, filter translation) and `ope
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -245,6 +246,36 @@ def test_each_user_has_collections_of_their_own(tmp_path: Path) -> None:
         store.delete_user("alice")
         left = [c if isinstance(c, str) else c.name for c in store.client.list_collections()]
         assert left == [store.vectors.name("bob", "memories")]
+
+
+_MANY_USERS_SCRIPT = """
+import resource, sys, numpy as np
+from memagent.stores import ChromaStore
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+store = ChromaStore.persistent(sys.argv[1])
+rng = np.random.default_rng(0)
+for n in range(320):
+    store.vectors.upsert(f"u{n}", "turns", [f"r{i}" for i in range(12)], rng.random((12, 8), dtype=np.float32))
+    store.vectors.query(f"u{n}", "turns", rng.random(8, dtype=np.float32), 3)
+print(min(len(store.vectors.query(f"u{n}", "turns", rng.random(8, dtype=np.float32), 3)) for n in range(320)))
+"""
+
+
+@pytest.mark.integration
+def test_many_users_stay_searchable_under_a_low_open_file_limit(tmp_path: Path) -> None:
+    """Chroma unloads indexes beyond a fifth of the open-file limit, and an unloaded small collection can
+    fail to answer; the store raises the soft limit so that 640 collections stay loaded under 1,024."""
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 5 * 640:
+        pytest.skip("the hard open-file limit is too low to hold 640 collections")
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY_USERS_SCRIPT, str(tmp_path / "db")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "3"
 
 
 @pytest.mark.integration
