@@ -392,13 +392,23 @@ class Memory:
                 return [r for r, _ in self.store.search(user_id, vector, limit, flt)]
             return self.store.find(user_id, flt, limit=limit, order=RecordOrder.MOST_CONFIDENT)
 
-        constraints = ranked(pinned, depth)
+        everything: list[MemoryRecord] | None = None
+        if vector is not None and self.store.count(user_id, stable) <= len(_PROFILE_KINDS) * depth:
+            # Few enough to rank them all at once (bounded by the budget); every section cuts that ranking.
+            everything = [
+                r for r, _ in self.store.search(user_id, vector, len(_PROFILE_KINDS) * depth, stable)
+            ]
+        if everything is not None:
+            constraints = [r for r in everything if is_constraint(r)][:depth]
+        else:
+            constraints = ranked(pinned, depth)
         sections_of_kind = {}
         for kind in _PROFILE_KINDS:
-            of_kind = stable.model_copy(update={"kinds": (kind,)})
-            sections_of_kind[kind] = [
-                r for r in ranked(of_kind, depth + len(constraints)) if not is_constraint(r)
-            ]
+            if everything is not None:
+                of_kind = [r for r in everything if r.kind is kind][: depth + len(constraints)]
+            else:
+                of_kind = ranked(stable.model_copy(update={"kinds": (kind,)}), depth + len(constraints))
+            sections_of_kind[kind] = [r for r in of_kind if not is_constraint(r)]
         events = self.store.find(
             user_id,
             RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when),

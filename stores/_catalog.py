@@ -45,7 +45,6 @@ _SCHEMA_VERSION = "1"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_MAX_CHAR = "\U0010ffff"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,6 +121,14 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _successor(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix`` (None: there is none)."""
+    for end in range(len(prefix) - 1, -1, -1):
+        if ord(prefix[end]) < 0x10FFFF:
+            return prefix[:end] + chr(ord(prefix[end]) + 1)
+    return None
+
+
 def where(flt: RecordFilter, ukey: int) -> tuple[str, list[Any]]:
     """The SQL condition over the ``records`` of user ``ukey`` (the user itself not included) equivalent
     to ``flt.matches``."""
@@ -148,8 +155,14 @@ def where(flt: RecordFilter, ukey: int) -> tuple[str, list[Any]]:
     if flt.slot_prefixes is not None:
         ranges = []
         for prefix in flt.slot_prefixes:
-            ranges.append("(slot >= ? AND slot <= ? AND substr(slot, 1, ?) = ?)")
-            params += [prefix, prefix + _MAX_CHAR, len(prefix), prefix]
+            # The range lets SQLite use the slot index; substr() is the exact test (no LIKE wildcards).
+            upper = _successor(prefix)
+            ranges.append(
+                "(slot >= ? AND slot < ? AND substr(slot, 1, ?) = ?)"
+                if upper
+                else "(slot >= ? AND substr(slot, 1, ?) = ?)"
+            )
+            params += [prefix, *([upper] if upper else []), len(prefix), prefix]
         clauses.append("(" + " OR ".join(ranges) + ")" if ranges else "0")
     if flt.turn_ids is not None:
         # Not correlated, so SQLite starts from the provenance index instead of scanning the user.
@@ -169,6 +182,15 @@ _ORDER_SQL = {
     RecordOrder.NEWEST: "event_us DESC, id ASC",
     RecordOrder.MOST_CONFIDENT: "confidence DESC, event_us DESC, id ASC",
 }
+
+
+def _tied(
+    scores: np.ndarray, order: np.ndarray, start: int, passing: list[tuple[MemoryRecord, float]], k: int
+) -> bool:
+    """Whether the next unread document scores as high as the ``k``-th best passing one (a tie at the cut,
+    which must be read so that ties are broken by id)."""
+    kth = sorted((s for _, s in passing), reverse=True)[k - 1]
+    return bool(scores[order[start]] >= kth)
 
 
 def _decode(body: str) -> MemoryRecord:
@@ -242,11 +264,11 @@ class SqliteCatalog:
                 raise StoreError(f"the catalog {self.location} refused a write: {exc}") from exc
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
                 self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # also after a COMMIT that failed (disk full, I/O error)
+                    self._db.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -448,7 +470,8 @@ class SqliteCatalog:
 
     # ---------------------------------------------------------------------------------------- read
     def get(self, user_id: str, ids: Sequence[str], flt: RecordFilter | None = None) -> list[MemoryRecord]:
-        """The records of ``user_id`` with these ids (passing ``flt``, if given), in the order given."""
+        """The records of ``user_id`` with these ids (passing ``flt``, if given), in the order given, each
+        once."""
         wanted = list(dict.fromkeys(ids))
         if not wanted or (flt is not None and flt.is_empty):
             return []
@@ -467,7 +490,7 @@ class SqliteCatalog:
                 for (body,) in rows:
                     record = _decode(body)
                     found[record.id] = record
-        return [found[i] for i in ids if i in found and (flt is None or flt.matches(found[i]))]
+        return [found[i] for i in wanted if i in found and (flt is None or flt.matches(found[i]))]
 
     def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
         """The stored kind of each of these ids (unknown ids are left out)."""
@@ -614,7 +637,7 @@ class SqliteCatalog:
         condition, params = where(flt, ukey)
         passing: list[tuple[MemoryRecord, float]] = []
         start, width = 0, k + max(8, k // 4)
-        while start < order.size and len(passing) < k:
+        while start < order.size and (len(passing) < k or _tied(scores, order, start, passing, k)):
             picked = order[start : start + width]
             wanted = {int(docs[i]): float(scores[i]) for i in picked}
             found: list[tuple[MemoryRecord, float]] = []

@@ -1,9 +1,12 @@
 """`IndexedStore`: a `MemoryStore` made of a `RecordCatalog` (the truth) and a `VectorIndex`.
 
-Writes go to the vector index first and to the catalog last, in one catalog transaction. A crash at any
-point therefore leaves at worst vectors that no record owns yet (dense hits are resolved through the
-catalog, so they are never returned); replaying the same input writes them again and commits the
-records, as the turn ledger does for the whole pipeline. Deletion runs the other way round: the
+Writes are checked first, then go to the vector index, then to the catalog in one transaction, and a
+record that moved to another vector group loses its old vector only after that commit. A crash at any
+point therefore leaves at worst vectors that no committed record owns in that group (dense hits are
+resolved through the catalog with the group's kinds, so they are never returned), or, for a record whose
+text was being replaced, the new text's vector beside the old text until the write is replayed;
+replaying the same input writes the vectors again and commits the records, as the turn ledger does for
+the whole pipeline. Deletion runs the other way round: the
 catalog first (the user's records vanish from every read at once), then the vectors, which a second
 `delete_user` removes even when the catalog no longer knows the user.
 
@@ -16,12 +19,13 @@ records pass the filter, and widens the request until enough pass.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
-from memagent.errors import ConfigError
+from memagent.errors import ConfigError, StoreError
 from memagent.interfaces import LexicalHits, MemoryStore, RecordCatalog, VectorIndex
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
 
@@ -50,6 +54,11 @@ def group_of(kind: MemoryKind) -> str:
     return TURNS if kind is MemoryKind.TURN else MEMORIES
 
 
+def _best(hits: list[tuple[MemoryRecord, float]], k: int) -> list[tuple[MemoryRecord, float]]:
+    """The ``k`` best hits: highest similarity first, ties by id."""
+    return sorted(hits, key=lambda pair: (-pair[1], pair[0].id))[:k]
+
+
 def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
     """``flt`` narrowed to the kinds held by ``group``."""
     kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
@@ -67,6 +76,7 @@ class IndexedStore(MemoryStore):
     def __init__(self, catalog: RecordCatalog, vectors: VectorIndex) -> None:
         self.catalog = catalog
         self.vectors = vectors
+        self._writing = threading.RLock()  # one write at a time in this process: vectors and records agree
 
     # --------------------------------------------------------------------------------------- write
     def put(
@@ -89,7 +99,8 @@ class IndexedStore(MemoryStore):
         if len(records) != len(embeddings):
             raise ConfigError(f"put got {len(records)} records but {len(embeddings)} embeddings")
         if not records:
-            self.catalog.put([], updated)
+            with self._writing:
+                self.catalog.put([], updated)
             return
         matrix = unit_rows(embeddings, "embeddings given to put")
         latest: dict[tuple[str, str], int] = {}
@@ -99,24 +110,48 @@ class IndexedStore(MemoryStore):
         by_user: dict[str, list[int]] = defaultdict(list)
         for (user_id, _), index in latest.items():
             by_user[user_id].append(index)
-        for user_id, indices in by_user.items():
-            before = self.catalog.kinds(user_id, [records[i].id for i in indices])
-            by_group: dict[str, list[int]] = defaultdict(list)
-            for i in indices:
-                record = records[i]
-                group = group_of(record.kind)
-                by_group[group].append(i)
-                old = before.get(record.id)
-                if old is not None and group_of(old) != group:  # the record changes group
-                    self.vectors.delete(user_id, group_of(old), [record.id])
-            for group, members in by_group.items():
-                self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
-        self.catalog.put([records[i] for i in latest.values()], updated)
+        with self._writing:
+            self._check_updates(updated)
+            moved: list[tuple[str, str, str]] = []  # (user, old group, id): dropped after the commit
+            for user_id, indices in by_user.items():
+                before = self.catalog.kinds(user_id, [records[i].id for i in indices])
+                by_group: dict[str, list[int]] = defaultdict(list)
+                for i in indices:
+                    record = records[i]
+                    group = group_of(record.kind)
+                    by_group[group].append(i)
+                    old = before.get(record.id)
+                    if old is not None and group_of(old) != group:
+                        moved.append((user_id, group_of(old), record.id))
+                for group, members in by_group.items():
+                    self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
+            self.catalog.put([records[i] for i in latest.values()], updated)
+            for user_id, group, record_id in moved:
+                self.vectors.delete(user_id, group, [record_id])
+
+    def _check_updates(self, updated: Sequence[MemoryRecord]) -> None:
+        """Refuse updates of records that are not stored or changed text or kind, before any write."""
+        by_user: dict[str, list[MemoryRecord]] = defaultdict(list)
+        for record in updated:
+            by_user[record.user_id].append(record)
+        for user_id, batch in by_user.items():
+            stored = {r.id: r for r in self.catalog.get(user_id, [r.id for r in batch])}
+            for record in batch:
+                old = stored.get(record.id)
+                if old is None:
+                    raise StoreError(
+                        f"cannot update record {record.id!r} of user {user_id!r}: it is not stored"
+                    )
+                if old.content != record.content or old.kind is not record.kind:
+                    raise StoreError(
+                        f"cannot update record {record.id!r}: its content or kind changed (put it)"
+                    )
 
     def delete_user(self, user_id: str) -> int:
         """Remove every record and vector of ``user_id``; returns the number of records removed."""
-        removed = self.catalog.delete_user(user_id)
-        self.vectors.drop_user(user_id)
+        with self._writing:
+            removed = self.catalog.delete_user(user_id)
+            self.vectors.drop_user(user_id)
         return removed
 
     # ---------------------------------------------------------------------------------------- read
@@ -161,11 +196,11 @@ class IndexedStore(MemoryStore):
     ) -> list[tuple[MemoryRecord, float]]:
         """The ``k`` records of ``user_id`` passing ``filter`` nearest to ``embedding``, best first.
 
-        In a group where at most `FEW_PASSING` records pass the filter (the catalog lists their ids),
-        exactly those are ranked. The other groups are asked for ``n`` approximate neighbours; the best
-        ``n`` of them are resolved through the catalog in one lookup. When fewer than ``k`` pass, the
-        records passing the filter are ranked exactly if there are at most `EXACT_RANKING_LIMIT` of
-        them, and otherwise ``n`` grows until ``k`` pass or the groups run out.
+        In a group where at most `FEW_PASSING` records (or ``2 * k``) pass the filter (the catalog
+        lists their ids), exactly those are ranked. The other groups are asked for ``n`` approximate
+        neighbours; the best ``n`` of them are resolved through the catalog in one lookup. When fewer
+        than ``k`` pass, the records passing the filter are ranked exactly if there are at most
+        `EXACT_RANKING_LIMIT` of them, and otherwise ``n`` grows until ``k`` pass or the groups run out.
         """
         flt = filter or RecordFilter()
         if k <= 0 or flt.is_empty:
@@ -173,19 +208,18 @@ class IndexedStore(MemoryStore):
         query = unit_rows([embedding], "query embedding")[0]
         hits: list[tuple[MemoryRecord, float]] = []
         approximate: list[str] = []
+        few = max(FEW_PASSING, 2 * k)  # beyond: neighbours would have to reach most of them
         for group in GROUPS:
             narrowed = _group_filter(flt, group)
-            if not narrowed.kinds:
-                continue
-            ids = self.catalog.find_ids(user_id, narrowed, limit=FEW_PASSING + 1)
-            if len(ids) > FEW_PASSING:
-                approximate.append(group)
-            elif ids:
-                hits += self._resolve(user_id, self.vectors.query(user_id, group, query, k, ids), narrowed)
+            if narrowed.kinds:
+                exact = self._exactly(user_id, group, query, k, narrowed, limit=few)
+                if exact is None:
+                    approximate.append(group)
+                else:
+                    hits += exact
         if approximate:
             hits += self._search_approximate(user_id, query, k, flt, approximate)
-        hits.sort(key=lambda pair: (-pair[1], pair[0].id))
-        return hits[:k]
+        return _best(hits, k)
 
     def _search_approximate(
         self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, groups: list[str]
@@ -193,25 +227,35 @@ class IndexedStore(MemoryStore):
         """The ``k`` nearest records passing ``flt`` among the groups' approximate neighbours."""
         n = oversample(k)
         checked_selectivity = False
+        narrowed = {group: _group_filter(flt, group) for group in groups}
         while True:
-            nearest: list[tuple[str, float]] = []
+            nearest: list[tuple[str, float, str]] = []
             exhausted = True
             for group in groups:
                 found = self.vectors.query(user_id, group, query, n)
                 exhausted = exhausted and len(found) < n
-                nearest += found
-            nearest.sort(key=lambda pair: (-pair[1], pair[0]))
-            passing = self._resolve(user_id, nearest[:n], flt)
+                nearest += [(rid, score, group) for rid, score in found]
+            nearest.sort(key=lambda hit: (-hit[1], hit[0]))
+            passing = self._resolve_groups(user_id, nearest[:n], narrowed)
             if len(passing) >= k:
                 return passing[:k]
             if exhausted:  # every neighbour is known: resolve the rest too
-                return (passing + self._resolve(user_id, nearest[n:], flt))[:k]
+                return _best(passing + self._resolve_groups(user_id, nearest[n:], narrowed), k)
             if not checked_selectivity:
                 checked_selectivity = True
                 exact = self._rank_exactly(user_id, query, k, flt, groups)
                 if exact is not None:
                     return exact
             n *= 4
+
+    def _resolve_groups(
+        self, user_id: str, hits: list[tuple[str, float, str]], narrowed: dict[str, RecordFilter]
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Records of ``hits`` (id, similarity, group) that pass their group's filter, best first."""
+        out: list[tuple[MemoryRecord, float]] = []
+        for group, flt in narrowed.items():
+            out += self._resolve(user_id, [(rid, score) for rid, score, g in hits if g == group], flt)
+        return _best(out, len(out))
 
     def _rank_exactly(
         self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, groups: list[str]
@@ -220,13 +264,25 @@ class IndexedStore(MemoryStore):
         `EXACT_RANKING_LIMIT` of them pass in a group."""
         hits: list[tuple[MemoryRecord, float]] = []
         for group in groups:
-            narrowed = _group_filter(flt, group)
-            ids = self.catalog.find_ids(user_id, narrowed, limit=EXACT_RANKING_LIMIT + 1)
-            if len(ids) > EXACT_RANKING_LIMIT:
+            exact = self._exactly(
+                user_id, group, query, k, _group_filter(flt, group), limit=EXACT_RANKING_LIMIT
+            )
+            if exact is None:
                 return None
-            hits += self._resolve(user_id, self.vectors.query(user_id, group, query, k, ids), narrowed)
-        hits.sort(key=lambda pair: (-pair[1], pair[0].id))
-        return hits[:k]
+            hits += exact
+        return _best(hits, k)
+
+    def _exactly(
+        self, user_id: str, group: str, query: np.ndarray, k: int, flt: RecordFilter, *, limit: int
+    ) -> list[tuple[MemoryRecord, float]] | None:
+        """The ``k`` nearest records of ``group`` passing ``flt`` by exact ranking of every one of them,
+        or None when more than ``limit`` pass."""
+        ids = self.catalog.find_ids(user_id, flt, limit=limit + 1)
+        if len(ids) > limit:
+            return None
+        if not ids:
+            return []
+        return self._resolve(user_id, self.vectors.query(user_id, group, query, min(k, len(ids)), ids), flt)
 
     def _resolve(
         self, user_id: str, hits: list[tuple[str, float]], flt: RecordFilter

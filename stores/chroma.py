@@ -17,7 +17,6 @@ chromadb is an optional dependency (``pip install 'memagent[chroma]'``); it is i
 from __future__ import annotations
 
 import hashlib
-import resource
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -95,14 +94,20 @@ def _raise_file_limit() -> None:
     collection unloaded before its index reached the disk can fail to answer ("Nothing found on disk").
     With one collection per user and group, a default limit of 1,024 would unload collections after 200.
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = _MAX_FILES if hard == resource.RLIM_INFINITY else min(hard, _MAX_FILES)
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (OSError, ValueError):  # pragma: no cover - a platform that refuses; Chroma keeps its default
-        pass
+        import resource
+    except ImportError:  # pragma: no cover - Windows: Chroma reads the C runtime's limit instead
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = _MAX_FILES if hard == resource.RLIM_INFINITY else min(hard, _MAX_FILES)
+    for target in (ceiling, min(ceiling, 10240)):  # macOS refuses more than OPEN_MAX (10,240)
+        if soft == resource.RLIM_INFINITY or soft >= target:
+            return
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return
+        except (OSError, ValueError):  # pragma: no cover - platform-dependent
+            continue
 
 
 def _close_client(client: Any) -> None:
@@ -258,9 +263,9 @@ class ChromaStore(IndexedStore):
     def __init__(
         self,
         client: ClientAPI,
+        *,
         catalog: SqliteCatalog | str | Path | None = None,
         collection_name: str = DEFAULT_COLLECTION,
-        *,
         owns_client: bool = False,
         drop_on_close: bool = False,
     ) -> None:
@@ -319,7 +324,13 @@ class ChromaStore(IndexedStore):
     ) -> ChromaStore:
         """A store that closes ``client`` (or closes it right away if the store cannot open)."""
         try:
-            return cls(client, catalog, collection_name, owns_client=True, drop_on_close=drop_on_close)
+            return cls(
+                client,
+                catalog=catalog,
+                collection_name=collection_name,
+                owns_client=True,
+                drop_on_close=drop_on_close,
+            )
         except BaseException:
             _close_client(client)
             raise
@@ -344,6 +355,11 @@ class ChromaStore(IndexedStore):
                 if _not_found(exc):
                     return
                 raise
+        if self.catalog_location == ":memory:":
+            raise StoreError(
+                f"collection {self._name!r} is a memagent 0.1 store; open it with a catalog file "
+                "(ChromaStore.persistent, or catalog=PATH) so that its records are kept when migrated"
+            )
         with _failing(f"migrate collection {self._name!r}"):
             while True:
                 page = legacy.get(include=["metadatas", "embeddings"], limit=_MIGRATION_PAGE)

@@ -254,10 +254,12 @@ from memagent.stores import ChromaStore
 resource.setrlimit(resource.RLIMIT_NOFILE, (1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 store = ChromaStore.persistent(sys.argv[1])
 rng = np.random.default_rng(0)
+ids = [f"r{i}" for i in range(12)]
 for n in range(320):
-    store.vectors.upsert(f"u{n}", "turns", [f"r{i}" for i in range(12)], rng.random((12, 8), dtype=np.float32))
+    store.vectors.upsert(f"u{n}", "turns", ids, rng.random((12, 8), dtype=np.float32))
     store.vectors.query(f"u{n}", "turns", rng.random(8, dtype=np.float32), 3)
-print(min(len(store.vectors.query(f"u{n}", "turns", rng.random(8, dtype=np.float32), 3)) for n in range(320)))
+found = [store.vectors.query(f"u{n}", "turns", rng.random(8, dtype=np.float32), 3) for n in range(320)]
+print(min(len(hits) for hits in found))
 """
 
 

@@ -732,6 +732,24 @@ class StoreConformance:
         finally:
             catalog.put = original  # type: ignore[method-assign]
 
+    def test_a_refused_or_crashed_kind_change_keeps_the_record_searchable(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        as_turn = make_record("alice", "r1", "User: I adore figs", kind=MemoryKind.TURN)
+        self.put(store, embedder, [as_turn])
+        as_fact = make_record("alice", "r1", "User adores figs", kind=MemoryKind.FACT)
+        query = embedder.embed([as_turn.content])[0]
+        with pytest.raises(StoreError, match="not stored"):
+            store.put([as_fact], embedder.embed([as_fact.content]), updated=[make_record("alice", "ghost")])
+        with self.failing_commits(store), pytest.raises(StoreError, match="simulated crash"):
+            self.put(store, embedder, [as_fact])
+        assert store.get("alice", ["r1"]) == [as_turn]
+        [(hit, score)] = store.search("alice", query, 5)
+        assert hit == as_turn and score == pytest.approx(1.0, abs=1e-4)
+        self.put(store, embedder, [as_fact])  # the replay
+        assert _hit_ids(store.search("alice", query, 5)) == ["r1"]
+        assert store.search("alice", query, 5, RecordFilter(kinds=(MemoryKind.TURN,))) == []
+
     def test_a_crashed_write_is_invisible_and_replay_repairs_it(
         self, store: MemoryStore, embedder: FakeEmbedder
     ) -> None:
