@@ -134,7 +134,8 @@ class MemoryStore(ABC):
     ) -> None:
         """Insert or replace ``records`` (by user and id), each with its embedding, and replace the
         ``updated`` records (validity, links, provenance or confidence changed; content and kind not),
-        which keep their vectors. The records of one call become visible together.
+        which keep their vectors. The records of one call become visible together, and a call that
+        fails leaves every stored record readable as it was.
 
         Raises:
             StoreError: An updated record is not stored, or its content or kind differs.
@@ -210,9 +211,15 @@ class MemoryStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""
 
-    async def aput(self, records: Sequence[MemoryRecord], embeddings: Sequence[Sequence[float]]) -> None:
+    async def aput(
+        self,
+        records: Sequence[MemoryRecord],
+        embeddings: Sequence[Sequence[float]],
+        *,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
         """Async `put` (runs the sync call in a worker thread)."""
-        await asyncio.to_thread(self.put, records, embeddings)
+        await asyncio.to_thread(self.put, records, embeddings, updated=updated)
 
     async def asearch(
         self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None

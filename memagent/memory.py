@@ -5,8 +5,9 @@ consolidate (supersede, don't delete) -> write the memories and the raw turns in
 turns are the replay ledger: a crash before it lands is repaired by running the same input again).
 
 Every step works from the store's indexes: the turns already stored are looked up by id, consolidation
-reads the history of the candidates' slots only, and reads ask for bounded top-N lookups, so no call
-costs more as a user's history grows.
+reads the current values of the candidates' slots (a slot's history only for a value older than the
+current one), and reads ask for top-N lookups bounded by the budget and the candidate pool, so the
+records a call reads do not grow with a user's history (`memagent.testing.conformance` counts them).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ One SQLite database (a file, or in memory) holds, per user:
   document number.
 
 Every write is one transaction, so the records and their lexical index can never disagree, whatever the
-moment of a crash. The database runs in WAL mode with a busy timeout, so several processes may read and
-write it. SQLite is in Python's standard library; FTS5 was measured and rejected for this job (see the
+moment of a crash. The database runs in WAL mode with a busy timeout, so several processes on one machine
+may read and write it (a catalog shared across machines needs a server database). SQLite is in Python's standard library; FTS5 was measured and rejected for this job (see the
 README: its ranking reads every matching row through a per-row callback, 170 ms a query at 100k
 records, where these postings take a few).
 """
