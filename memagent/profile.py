@@ -1,10 +1,11 @@
 """The profile compiler: ranked memories in, a token-budgeted, provenance-tagged profile out.
 
 Pure and deterministic: the same sections, budget and counter give the same text byte for byte. The
-budget is a hard limit on the *rendered text as a whole*. Each line (and each separator) is counted
-once, and packing adds those counts up; tokenisers are not additive across joins, so the final text is
-counted once more and, in the rare case that the join tokenised longer than its parts, the last lines
-placed are taken back until it fits. The text returned is exactly the last text that was counted.
+budget is a hard limit on the *rendered text as a whole*. Each line is counted once with the separator
+after it (so a separator the tokeniser merges into the line's last token costs nothing), and packing
+adds those counts up; tokenisers are not additive across joins, so the final text is counted once more
+and, in the rare case that the join tokenised longer than its parts, the last lines placed are taken
+back until it fits. The text returned is exactly the last text that was counted.
 """
 
 from __future__ import annotations
@@ -74,34 +75,29 @@ class ProfileSection(BaseModel):
         return f"{self.title or SECTION_TITLES.get(self.name) or self.name.capitalize()}:"
 
 
-def _fit(
-    costs: Sequence[int],
-    join_cost: int,
+def _verified(
+    select: Callable[[set[int]], list[int]],
     budget: int,
     render: Callable[[list[int]], str],
     counter: TokenCounter,
 ) -> tuple[list[int], str, int]:
-    """Accept items in order while the sum of their counts (plus one join per item after the first) fits
-    ``budget``; then count the rendered text once and take back the last items while it does not fit.
+    """Count the text rendered from ``select(banned)`` (a greedy pick on summed counts that skips the
+    ``banned`` items) once; while it exceeds ``budget`` (a join tokenised longer than its parts), ban the
+    first item whose text with the ones picked before it exceeds the budget, and pick again. Items
+    picked before a banned one are picked again, so every skip stays forced by the counts and a second
+    packing of the result keeps it whole.
 
-    Returns the accepted indices, their rendered text and its token count (at most ``budget``).
+    Returns the picked indices, their rendered text and its token count (at most ``budget``).
     """
-    if budget < 0:
-        raise ValueError("budget must be non-negative")
-    chosen: list[int] = []
-    used = 0
-    for index, cost in enumerate(costs):
-        extra = cost + (join_cost if chosen else 0)
-        if used + extra <= budget:
-            chosen.append(index)
-            used += extra
-    text = render(chosen)
-    tokens = counter.count(text)
-    while tokens > budget:  # the join tokenised longer than its parts
-        chosen.pop()
+    banned: set[int] = set()
+    while True:
+        chosen = select(banned)
         text = render(chosen)
         tokens = counter.count(text)
-    return chosen, text, tokens
+        if tokens <= budget or not chosen:
+            return chosen, text, tokens
+        first_over = next(m for m in range(1, len(chosen) + 1) if counter.count(render(chosen[:m])) > budget)
+        banned.add(chosen[first_over - 1])
 
 
 def pack_to_budget(
@@ -110,8 +106,9 @@ def pack_to_budget(
     """Indices of the lines to keep, in rank order, so that their join counts at most ``budget`` tokens.
 
     Greedy in rank order: a line that does not fit is skipped and later (shorter) lines are still tried.
-    Each line is counted once; the joined text is counted at the end, so the result is exact for
-    non-additive tokenisers, and packing the kept lines again keeps them all (idempotent).
+    Each line is counted once, with the separator after it; the joined text is counted at the end, so
+    the result is exact for non-additive tokenisers, and packing the kept lines again keeps them all
+    (idempotent).
 
     Args:
         lines: Candidate lines, best first.
@@ -122,15 +119,22 @@ def pack_to_budget(
     Returns:
         Increasing indices into ``lines``.
     """
-    costs = [counter.count(line) for line in lines]
-    chosen, _, _ = _fit(
-        costs,
-        counter.count(separator),
-        budget,
-        lambda picked: separator.join(lines[i] for i in picked),
-        counter,
-    )
-    return chosen
+    if budget < 0:
+        raise ValueError("budget must be non-negative")
+    alone = [counter.count(line) for line in lines]
+    joined = [counter.count(line + separator) for line in lines]
+
+    def select(banned: set[int]) -> list[int]:
+        chosen: list[int] = []
+        used = 0  # tokens of the chosen lines, each with the separator after it
+        for index in range(len(lines)):
+            if index not in banned and used + alone[index] <= budget:
+                chosen.append(index)
+                used += joined[index]
+        return chosen
+
+    kept, _, _ = _verified(select, budget, lambda picked: separator.join(lines[i] for i in picked), counter)
+    return kept
 
 
 def _one_line(text: str) -> str:
@@ -237,57 +241,61 @@ def compile_profile(
     for position, section in enumerate(sections):
         render_rank.setdefault(section.name, len(SECTION_ORDER) + position)
 
-    rendered: dict[str, tuple[str, int]] = {}
-    candidates: list[tuple[int, MemoryRecord, str, int]] = []  # (section, record, line, tokens), fill order
+    rendered: dict[str, tuple[str, int, int]] = {}
+    # (section, record, line, its tokens, its tokens with the newline after it), in fill order
+    candidates: list[tuple[int, MemoryRecord, str, int, int]] = []
     for s_index, record in _fill_order(sections, interleave):
         if record.id not in rendered:
             line = render_record(record, counter)
-            rendered[record.id] = (line, counter.count(line))
+            rendered[record.id] = (line, counter.count(line), counter.count(line + "\n"))
         candidates.append((s_index, record, *rendered[record.id]))
     heading_cost = [counter.count(section.heading + "\n") for section in sections]  # with its join
-    join_cost = counter.count("\n")
+
+    def render_key(index: int) -> tuple[int, int, int]:
+        return (render_rank[sections[candidates[index][0]].name], candidates[index][0], index)
 
     def render_order(picked: list[int]) -> list[int]:
-        return sorted(
-            picked, key=lambda i: (render_rank[sections[candidates[i][0]].name], candidates[i][0], i)
-        )
+        return sorted(picked, key=render_key)
 
     def render(picked: list[int]) -> str:
         out: list[str] = []
         previous = -1
         for index in render_order(picked):
-            s_index, _, line, _ = candidates[index]
+            s_index, _, line, _, _ = candidates[index]
             if s_index != previous:
                 out.append(sections[s_index].heading)
                 previous = s_index
             out.append(line)
         return "\n".join(out)
 
-    # Costs in fill order: a line opening its section pays for the heading (and the join after it) too.
-    placed_per_section = [0] * len(sections)
-    placed: set[str] = set()
+    # In fill order, every placed line costs its tokens with the newline after it (a tokeniser may merge
+    # the two: "]\n" is one token in tiktoken's encodings), except the line rendered last, which has no
+    # newline after it; a line opening its section pays for the heading (with its newline) too.
     tried: set[str] = set()
-    eligible: list[int] = []
-    costs: list[int] = []
-    used = 0
-    for index, (s_index, record, _, tokens) in enumerate(candidates):
-        limit = sections[s_index].limit
-        if record.id in placed or (limit is not None and placed_per_section[s_index] >= limit):
-            continue
-        tried.add(record.id)
-        cost = tokens + (heading_cost[s_index] if placed_per_section[s_index] == 0 else 0)
-        extra = cost + (join_cost if used else 0)
-        if used + extra > budget:
-            continue
-        used += extra
-        eligible.append(index)
-        costs.append(cost)
-        placed.add(record.id)
-        placed_per_section[s_index] += 1
-    picked, text, tokens = _fit(
-        costs, join_cost, budget, lambda chosen: render([eligible[i] for i in chosen]), counter
-    )
-    chosen = [eligible[i] for i in picked]
+
+    def select(banned: set[int]) -> list[int]:
+        placed_per_section = [0] * len(sections)
+        placed: set[str] = set()
+        eligible: list[int] = []
+        used = 0
+        last: int | None = None  # the placed line rendered last
+        for index, (s_index, record, _, _, joined) in enumerate(candidates):
+            limit = sections[s_index].limit
+            if record.id in placed or (limit is not None and placed_per_section[s_index] >= limit):
+                continue
+            tried.add(record.id)
+            cost = joined + (heading_cost[s_index] if placed_per_section[s_index] == 0 else 0)
+            tail = index if last is None or render_key(index) > render_key(last) else last
+            if index in banned or used + cost - (candidates[tail][4] - candidates[tail][3]) > budget:
+                continue
+            used += cost
+            last = tail
+            eligible.append(index)
+            placed.add(record.id)
+            placed_per_section[s_index] += 1
+        return eligible
+
+    chosen, text, tokens = _verified(select, budget, render, counter)
     dropped = len(tried - {candidates[i][1].id for i in chosen})
 
     lines = [
@@ -298,7 +306,7 @@ def compile_profile(
             turn_ids=list(record.source_turn_ids),
             tokens=line_tokens,
         )
-        for s_index, record, line, line_tokens in (candidates[i] for i in render_order(chosen))
+        for s_index, record, line, line_tokens, _ in (candidates[i] for i in render_order(chosen))
     ]
     return Profile(
         user_id=user_id, query=query, budget=budget, lines=lines, tokens=tokens, text=text, dropped=dropped

@@ -90,10 +90,9 @@ def test_pack_to_budget_invariants(lines: list[str], budget: int, separator: str
     assert TIKTOKEN.count(separator.join(kept)) <= budget
     assert pack_to_budget(kept, budget, TIKTOKEN, separator=separator) == list(range(len(kept)))
     assert pack_to_budget(lines, budget, TIKTOKEN, separator=separator) == chosen
-    join = TIKTOKEN.count(separator)
     for skipped in sorted(set(range(len(lines))) - set(chosen)):  # every skip was forced by the counts
         tried = [lines[i] for i in chosen if i < skipped] + [lines[skipped]]
-        estimate = sum(TIKTOKEN.count(line) for line in tried) + join * (len(tried) - 1)
+        estimate = sum(TIKTOKEN.count(line + separator) for line in tried[:-1]) + TIKTOKEN.count(tried[-1])
         assert estimate > budget or TIKTOKEN.count(separator.join(tried)) > budget
 
 
