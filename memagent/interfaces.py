@@ -241,15 +241,8 @@ class RecordCatalog(Protocol):
     replace it for deployments shared by several processes.
     """
 
-    def put(
-        self, records: Sequence[MemoryRecord], vectors: np.ndarray, updated: Sequence[MemoryRecord] = ()
-    ) -> None:
-        """Insert or replace ``records`` with their embeddings (row ``i`` of ``vectors``) and replace
-        ``updated`` ones (same content and kind; embeddings kept), atomically."""
-        ...
-
-    def check_dimension(self, dimension: int, what: str) -> None:
-        """Raise `StoreError` naming ``what`` if ``dimension`` is not the stored vectors' dimension."""
+    def put(self, records: Sequence[MemoryRecord], updated: Sequence[MemoryRecord] = ()) -> None:
+        """Insert or replace ``records`` and replace ``updated`` ones (same content and kind), atomically."""
         ...
 
     def get(self, user_id: str, ids: Sequence[str], flt: RecordFilter | None = None) -> list[MemoryRecord]:
@@ -280,43 +273,6 @@ class RecordCatalog(Protocol):
         """Records passing ``flt``."""
         ...
 
-    def nearest(
-        self, user_id: str, vector: np.ndarray, k: int, flt: RecordFilter, *, limit: int | None = None
-    ) -> list[tuple[MemoryRecord, float]] | None:
-        """Exact cosine top ``k`` among records passing ``flt``; None when more than ``limit`` pass."""
-        ...
-
-    def vectors(
-        self, user_id: str, flt: RecordFilter, *, after: str = "", limit: int
-    ) -> tuple[list[str], np.ndarray]:
-        """A page of ids above ``after`` (in id order) and their embeddings, among records passing ``flt``."""
-        ...
-
-    def indexed_groups(self, user_id: str) -> set[str]:
-        """The user's vector groups that a `VectorIndex` holds in full."""
-        ...
-
-    def mark_indexed(self, user_id: str, group: str) -> None:
-        """Record that a `VectorIndex` holds every vector of the group from now on."""
-        ...
-
-    @property
-    def lacks_vectors(self) -> bool:
-        """Whether records from an older catalog may lack their embeddings."""
-        ...
-
-    def missing_vectors(self, user_id: str, *, after: str = "", limit: int) -> list[tuple[str, MemoryKind]]:
-        """A page of ids above ``after`` (in id order), with their kinds, of records without an embedding."""
-        ...
-
-    def set_vectors(self, user_id: str, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Store the embeddings of records that lack one."""
-        ...
-
-    def vectors_complete(self) -> None:
-        """Clear `lacks_vectors`."""
-        ...
-
     def lexical(
         self, user_id: str, query: str, k: int, flt: RecordFilter, score_ids: Sequence[str] = ()
     ) -> LexicalHits:
@@ -338,8 +294,7 @@ class RecordCatalog(Protocol):
 
 
 class VectorIndex(Protocol):
-    """An approximate nearest-neighbour index of the vectors of each user's large groups (no metadata:
-    the catalog holds the records and every embedding).
+    """Vectors of each user's records in named groups (no metadata: the catalog holds the records).
 
     `memagent.stores.NumpyVectors` (exact, in process) and `memagent.stores.ChromaVectors` (a Chroma
     collection per user and group) implement it.
@@ -353,12 +308,10 @@ class VectorIndex(Protocol):
         """Remove the vectors of ``ids`` (unknown ids are ignored)."""
         ...
 
-    def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """The ``n`` nearest ids (approximately) with their cosine similarity, best first."""
-        ...
-
-    def fetch(self, user_id: str, group: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of those ``ids`` that have one."""
+    def query(
+        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids (among ``ids``, when given) with their cosine similarity, best first."""
         ...
 
     def drop_user(self, user_id: str) -> None:

@@ -3,22 +3,19 @@
 One SQLite database (a file, or in memory) holds, per user:
 
 * ``records``: each record as JSON plus the columns lookups need (kind, slot, confidence, event time and
-  validity in integer microseconds, so interval bounds are exact) and its embedding (unit float32),
-  indexed by id, by event time, by kind and time (all records, and current ones only), and by slot;
+  validity in integer microseconds, so interval bounds are exact), indexed by id, by event time, by kind
+  and time (all records, and current ones only), and by slot;
 * ``sources``: which records each turn produced (provenance lookups);
 * ``postings``: a BM25 inverted index, one row per (user, term, block) holding up to `BLOCK` postings
   (`memagent.lexical.POSTING`), appended on write and scored with numpy on read;
 * ``users``: per user, the record count and total token length (BM25's statistics) and the next
-  document number;
-* ``vector_indexes``: the vector groups of each user whose vectors an external vector index holds too
-  (`memagent.stores.IndexedStore` ranks the others exactly from the embeddings stored here).
+  document number.
 
 Every write is one transaction, so the records and their lexical index can never disagree, whatever the
 moment of a crash. The database runs in WAL mode with a busy timeout, so several processes on one machine
-may read and write it (a catalog shared across machines needs a server database). SQLite is in
-Python's standard library; FTS5 was measured and rejected for this job (see the README: its ranking
-reads every matching row through a per-row callback, 170 ms a query at 100k records, where these
-postings take a few).
+may read and write it (a catalog shared across machines needs a server database). SQLite is in Python's standard library; FTS5 was measured and rejected for this job (see the
+README: its ranking reads every matching row through a per-row callback, 170 ms a query at 100k
+records, where these postings take a few).
 """
 
 from __future__ import annotations
@@ -40,14 +37,11 @@ from memagent.interfaces import LexicalHits
 from memagent.lexical import POSTING, clip_u16, query_terms, score_postings, term_counts
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, as_utc
 
-from ._vectors import top_n
-
 __all__ = ["BLOCK", "SqliteCatalog", "microseconds"]
 
 BLOCK = 512
 """Postings per row of the inverted index: appends rewrite at most one block (4 KiB) per term."""
-_SCHEMA_VERSION = "2"
-_UPGRADES = {"1": "ALTER TABLE records ADD COLUMN vector BLOB"}  # schema 1 kept vectors only outside
+_SCHEMA_VERSION = "1"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -73,8 +67,7 @@ CREATE TABLE IF NOT EXISTS records (
     valid_until_us INTEGER,
     length INTEGER NOT NULL,
     content TEXT NOT NULL,
-    body TEXT NOT NULL,
-    vector BLOB
+    body TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (ukey, id);
 CREATE UNIQUE INDEX IF NOT EXISTS records_doc ON records (ukey, doc);
@@ -95,11 +88,6 @@ CREATE TABLE IF NOT EXISTS postings (
     n INTEGER NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (ukey, term, block)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS vector_indexes (
-    ukey INTEGER NOT NULL,
-    grp TEXT NOT NULL,
-    PRIMARY KEY (ukey, grp)
 ) WITHOUT ROWID;
 """
 
@@ -187,7 +175,7 @@ def where(flt: RecordFilter, ukey: int) -> tuple[str, list[Any]]:
 
 _INSERT_RECORD = (
     "INSERT INTO records (ukey, doc, length, id, kind, slot, confidence, event_us, valid_from_us, "
-    "valid_until_us, content, body, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "valid_until_us, content, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ORDER_SQL = {
     RecordOrder.OLDEST: "event_us ASC, id ASC",
@@ -225,7 +213,6 @@ class SqliteCatalog:
     def __init__(self, path: str | Path | None = None) -> None:
         self._path = None if path is None else Path(path).expanduser()
         self._lock = threading.RLock()
-        self._dimension: int | None = None
         try:
             if self._path is not None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,14 +227,10 @@ class SqliteCatalog:
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
             self._install_planner_hints()
-            with self._write() as db:
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if row is not None and row[0] in _UPGRADES:
-                    db.execute(_UPGRADES[row[0]])
-                    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (_SCHEMA_VERSION,))
-                    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('vectors', 'missing')")
-                elif row is None:
-                    db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+            with self._write():
+                row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
                 elif row[0] != _SCHEMA_VERSION:
                     raise StoreError(
                         f"catalog {self.location} has schema version {row[0]}, this memagent reads "
@@ -300,25 +283,17 @@ class SqliteCatalog:
         return None if row is None else int(row[0])
 
     # --------------------------------------------------------------------------------------- write
-    def put(
-        self, records: Sequence[MemoryRecord], vectors: np.ndarray, updated: Sequence[MemoryRecord] = ()
-    ) -> None:
-        """Insert or replace ``records`` with their embeddings (row ``i`` of ``vectors``, unit length; a
-        repeated id keeps its last occurrence) and replace the stored ``updated`` ones (same content and
-        kind, other fields changed; their embeddings stay), all in one transaction.
+    def put(self, records: Sequence[MemoryRecord], updated: Sequence[MemoryRecord] = ()) -> None:
+        """Insert or replace ``records`` (a repeated id keeps its last occurrence) and replace the stored
+        ``updated`` ones (same content and kind, other fields changed), all in one transaction.
 
         Raises:
-            StoreError: The embeddings do not match the records or the store's dimension, an updated
-                record is not stored or changed its content or kind, or SQLite failed.
+            StoreError: An updated record is not stored or changed its content or kind; SQLite failed.
         """
-        if len(vectors) != len(records):
-            raise StoreError(f"put got {len(records)} records but {len(vectors)} embeddings")
-        by_user: dict[str, dict[str, tuple[MemoryRecord, bytes]]] = defaultdict(dict)
-        if records:
-            self.check_dimension(int(vectors.shape[1]), "embeddings")
-        for record, vector in zip(records, np.asarray(vectors, dtype=np.float32), strict=True):
+        by_user: dict[str, dict[str, MemoryRecord]] = defaultdict(dict)
+        for record in records:
             by_user[record.user_id].pop(record.id, None)
-            by_user[record.user_id][record.id] = (record, vector.tobytes())
+            by_user[record.user_id][record.id] = record
         changed: dict[str, list[MemoryRecord]] = defaultdict(list)
         for record in updated:
             changed[record.user_id].append(record)
@@ -326,11 +301,6 @@ class SqliteCatalog:
             return
         try:
             with self._write() as db:
-                if records and self._dimension_stored is None:
-                    db.execute(
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('dimension', ?)",
-                        (str(vectors.shape[1]),),
-                    )
                 for user_id, batch in changed.items():
                     self._update_user(db, user_id, batch)
                 for user_id, latest in by_user.items():
@@ -340,28 +310,7 @@ class SqliteCatalog:
                 f"the catalog {self.location} failed to store {len(records)} records: {exc}"
             ) from exc
 
-    def check_dimension(self, dimension: int, what: str) -> None:
-        """Refuse vectors of another dimension than the store's (fixed by its first record).
-
-        Raises:
-            StoreError: ``what`` (e.g. "embeddings") has another dimension than the stored vectors.
-        """
-        stored = self._dimension_stored
-        if stored is not None and dimension != stored:
-            raise StoreError(f"{what} of dimension {dimension}: the store holds dimension {stored}")
-
-    @property
-    def _dimension_stored(self) -> int | None:
-        if self._dimension is None:
-            with self._read() as db:
-                row = db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
-            self._dimension = None if row is None else int(row[0])
-        return self._dimension
-
-    def _put_user(
-        self, db: sqlite3.Connection, user_id: str, entries: list[tuple[MemoryRecord, bytes]]
-    ) -> None:
-        records = [record for record, _ in entries]
+    def _put_user(self, db: sqlite3.Connection, user_id: str, records: list[MemoryRecord]) -> None:
         db.execute("INSERT OR IGNORE INTO users (user_id) VALUES (?)", (user_id,))
         ukey, count, length, next_doc = db.execute(
             "SELECT ukey, records, length, next_doc FROM users WHERE user_id = ?", (user_id,)
@@ -377,7 +326,7 @@ class SqliteCatalog:
         added: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         removed: dict[str, list[int]] = defaultdict(list)
         rows_out: list[tuple[Any, ...]] = []
-        for record, vector in entries:
+        for record in records:
             old = existing.get(record.id)
             if old is not None and old[2] == record.content:
                 doc, size = old[0], old[1]
@@ -394,7 +343,7 @@ class SqliteCatalog:
                 length += size
                 for term, tf in counts.items():
                     added[term].append((doc, clip_u16(tf), clip_u16(size)))
-            rows_out.append(self._row(ukey, doc, size, record, vector))
+            rows_out.append(self._row(ukey, doc, size, record))
         ids = [r.id for r in records]
         for chunk in _chunks(ids):
             db.execute(f"DELETE FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))})", (ukey, *chunk))
@@ -414,7 +363,7 @@ class SqliteCatalog:
         )
 
     @staticmethod
-    def _row(ukey: int, doc: int, size: int, record: MemoryRecord, vector: bytes | None) -> tuple[Any, ...]:
+    def _row(ukey: int, doc: int, size: int, record: MemoryRecord) -> tuple[Any, ...]:
         until = None if record.valid_until is None else microseconds(record.valid_until)
         return (
             ukey,
@@ -429,7 +378,6 @@ class SqliteCatalog:
             until,
             record.content,
             record.model_dump_json(),
-            vector,
         )
 
     @staticmethod
@@ -483,15 +431,15 @@ class SqliteCatalog:
 
     def _update_user(self, db: sqlite3.Connection, user_id: str, records: list[MemoryRecord]) -> None:
         ukey = self._ukey(db, user_id)
-        stored: dict[str, tuple[int, int, str, str, bytes | None]] = {}
+        stored: dict[str, tuple[int, int, str, str]] = {}
         if ukey is not None:
             for chunk in _chunks([r.id for r in records]):
                 rows = db.execute(
-                    f"SELECT id, doc, length, content, kind, vector FROM records WHERE ukey = ? "
+                    f"SELECT id, doc, length, content, kind FROM records WHERE ukey = ? "
                     f"AND id IN ({_marks(len(chunk))})",
                     (ukey, *chunk),
                 )
-                stored.update((row[0], row[1:]) for row in rows)
+                stored.update((rid, (doc, size, text, kind)) for rid, doc, size, text, kind in rows)
         for record in records:
             old = stored.get(record.id)
             if ukey is None or old is None:
@@ -500,7 +448,7 @@ class SqliteCatalog:
                 raise StoreError(f"cannot update record {record.id!r}: its content or kind changed (put it)")
             db.execute("DELETE FROM records WHERE ukey = ? AND id = ?", (ukey, record.id))
             db.execute("DELETE FROM sources WHERE ukey = ? AND id = ?", (ukey, record.id))
-            db.execute(_INSERT_RECORD, self._row(ukey, old[0], old[1], record, old[4]))
+            db.execute(_INSERT_RECORD, self._row(ukey, old[0], old[1], record))
             db.executemany(
                 "INSERT OR IGNORE INTO sources (ukey, turn_id, id) VALUES (?, ?, ?)",
                 [(ukey, turn, record.id) for turn in record.source_turn_ids],
@@ -514,7 +462,7 @@ class SqliteCatalog:
                 if ukey is None:
                     return 0
                 (count,) = db.execute("SELECT count(*) FROM records WHERE ukey = ?", (ukey,)).fetchone()
-                for table in ("records", "sources", "postings", "vector_indexes", "users"):
+                for table in ("records", "sources", "postings", "users"):
                     db.execute(f"DELETE FROM {table} WHERE ukey = ?", (ukey,))
                 return int(count)
         except sqlite3.Error as exc:
@@ -602,114 +550,6 @@ class SqliteCatalog:
                 f"SELECT id FROM records WHERE ukey = ? AND {condition} LIMIT ?", (ukey, *params, limit)
             ).fetchall()
         return [rid for (rid,) in rows]
-
-    # ------------------------------------------------------------------------------------- vectors
-    def nearest(
-        self, user_id: str, vector: np.ndarray, k: int, flt: RecordFilter, *, limit: int | None = None
-    ) -> list[tuple[MemoryRecord, float]] | None:
-        """The ``k`` records of ``user_id`` passing ``flt`` whose embeddings are nearest to ``vector`` (unit
-        length), by exact cosine over every one of them, best first (ties by id); None when more than
-        ``limit`` records pass."""
-        if k <= 0 or flt.is_empty:
-            return []
-        self.check_dimension(int(vector.shape[0]), "query embedding")
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is None:
-                return []
-            condition, params = where(flt, ukey)
-            rows = db.execute(
-                f"SELECT id, vector FROM records WHERE ukey = ? AND {condition} AND vector IS NOT NULL"
-                + ("" if limit is None else " LIMIT ?"),
-                (ukey, *params, *([] if limit is None else [limit + 1])),
-            ).fetchall()
-        if limit is not None and len(rows) > limit:
-            return None
-        if not rows:
-            return []
-        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), -1)
-        best = top_n([rid for rid, _ in rows], matrix @ vector, k)
-        similarity = dict(best)
-        return [(r, similarity[r.id]) for r in self.get(user_id, [rid for rid, _ in best], flt)]
-
-    def vectors(
-        self, user_id: str, flt: RecordFilter, *, after: str = "", limit: int
-    ) -> tuple[list[str], np.ndarray]:
-        """Ids (in id order, above ``after``) and embeddings of at most ``limit`` records passing ``flt``."""
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            rows = []
-            if ukey is not None and not flt.is_empty and limit > 0:
-                condition, params = where(flt, ukey)
-                rows = db.execute(
-                    f"SELECT id, vector FROM records WHERE ukey = ? AND id > ? AND {condition} "
-                    "AND vector IS NOT NULL ORDER BY id LIMIT ?",
-                    (ukey, after, *params, limit),
-                ).fetchall()
-        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32)
-        return [rid for rid, _ in rows], matrix.reshape(len(rows), -1 if rows else 0)
-
-    def indexed_groups(self, user_id: str) -> set[str]:
-        """The vector groups of ``user_id`` marked by `mark_indexed`."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT grp FROM vector_indexes JOIN users USING (ukey) WHERE user_id = ?", (user_id,)
-            ).fetchall()
-        return {group for (group,) in rows}
-
-    def mark_indexed(self, user_id: str, group: str) -> None:
-        """Record that an external index holds every vector of ``group`` of ``user_id`` from now on."""
-        with self._write() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is not None:
-                db.execute("INSERT OR IGNORE INTO vector_indexes (ukey, grp) VALUES (?, ?)", (ukey, group))
-
-    @property
-    def lacks_vectors(self) -> bool:
-        """Whether records written by schema 1 may still lack their embeddings (see `set_vectors`)."""
-        with self._read() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
-        return row is not None
-
-    def missing_vectors(self, user_id: str, *, after: str = "", limit: int) -> list[tuple[str, MemoryKind]]:
-        """Ids (in id order, above ``after``) and kinds of records of ``user_id`` without an embedding."""
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            rows = (
-                []
-                if ukey is None
-                else db.execute(
-                    "SELECT id, kind FROM records WHERE ukey = ? AND id > ? AND vector IS NULL "
-                    "ORDER BY id LIMIT ?",
-                    (ukey, after, limit),
-                ).fetchall()
-            )
-        return [(rid, MemoryKind(kind)) for rid, kind in rows]
-
-    def set_vectors(self, user_id: str, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Store the embeddings of records that lack one (unknown ids are ignored)."""
-        if not ids:
-            return
-        self.check_dimension(int(vectors.shape[1]), "embeddings")
-        with self._write() as db:
-            if self._dimension_stored is None:
-                db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('dimension', ?)",
-                    (str(vectors.shape[1]),),
-                )
-            ukey = self._ukey(db, user_id)
-            db.executemany(
-                "UPDATE records SET vector = ? WHERE ukey = ? AND id = ? AND vector IS NULL",
-                [
-                    (np.asarray(v, dtype=np.float32).tobytes(), ukey, rid)
-                    for rid, v in zip(ids, vectors, strict=True)
-                ],
-            )
-
-    def vectors_complete(self) -> None:
-        """Record that every embedding a schema-1 catalog lacked has been looked for (`lacks_vectors`)."""
-        with self._write() as db:
-            db.execute("DELETE FROM meta WHERE key = 'vectors'")
 
     def count(self, user_id: str, flt: RecordFilter | None = None) -> int:
         """How many records of ``user_id`` pass ``flt`` (all of them when None)."""

@@ -1,32 +1,24 @@
 """`IndexedStore`: a `MemoryStore` made of a `RecordCatalog` (the truth) and a `VectorIndex`.
 
-The catalog holds every record with its embedding. Each user's vectors fall in two groups, raw turns and
-extracted memories, so that a search for memories never wades through the (far more numerous) turns. A
-group of at most ``index_above`` records is ranked exactly from the catalog's embeddings; past that size
-its vectors are copied into the vector index (an approximate nearest-neighbour index such as Chroma's),
-and the catalog marks the group as indexed. Most users, and most groups, never need one: a store with
-many small users keeps no per-user index loaded for them.
+Writes are checked first, then go to the vector index, then to the catalog in one transaction, and a
+record that moved to another vector group loses its old vector only after that commit. A crash at any
+point therefore leaves at worst vectors that no committed record owns in that group (dense hits are
+resolved through the catalog with the group's kinds, so they are never returned), or, for a record whose
+text was being replaced, the new text's vector beside the old text until the write is replayed;
+replaying the same input writes the vectors again and commits the records, as the turn ledger does for
+the whole pipeline. Deletion runs the other way round: the
+catalog first (the user's records vanish from every read at once), then the vectors, which a second
+`delete_user` removes even when the catalog no longer knows the user.
 
-In an indexed group where few records pass a search's filter (the catalog lists them from its indexes),
-a dense search still ranks exactly those; elsewhere it asks the index for a few more neighbours than it
-needs, resolves them through the catalog, keeps those whose records pass the filter, and widens the
-request until enough pass.
-
-Writes are checked first; an indexed group's vectors go to the vector index, then the records and their
-embeddings to the catalog in one transaction, and a record that moved to another group loses its old
-vector only after that commit. A crash at any point therefore leaves at worst index vectors that no
-committed record owns in that group (hits are resolved through the catalog with the group's kinds, so
-they are never returned), or, for a record whose text was being replaced, the new text's vector in the
-index beside the old text until the write is replayed. A group is marked indexed only once the index
-holds all of its vectors; a crash while copying them leaves it unmarked (ranked exactly, and copied again
-by its next write). Deletion runs the other way round: the catalog first (the user's records vanish from
-every read at once), then the index, which a second `delete_user` clears even when the catalog no longer
-knows the user.
+Vectors live in two groups per user, raw turns and extracted memories, so that a search for memories
+never wades through the (far more numerous) turns. In a group where few records pass a search's filter
+(the catalog lists them from its indexes), a dense search ranks exactly those; elsewhere it asks for a
+few more approximate neighbours than it needs, resolves them through the catalog, keeps those whose
+records pass the filter, and widens the request until enough pass.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -39,8 +31,6 @@ from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
 
 from ._vectors import unit_rows
 
-_log = logging.getLogger(__name__)
-
 __all__ = ["EXACT_RANKING_LIMIT", "FEW_PASSING", "GROUPS", "IndexedStore", "group_of", "oversample"]
 
 TURNS = "turns"
@@ -51,9 +41,7 @@ FEW_PASSING = 512
 """A group where at most this many records pass the filter ranks exactly those, without asking for
 approximate neighbours first."""
 EXACT_RANKING_LIMIT = 2048
-"""When approximate neighbours fall short, filters passed by at most this many records rank exactly those;
-also the default size past which a group gets an approximate index."""
-_COPY_PAGE = 1000
+"""When approximate neighbours fall short, filters passed by at most this many records rank exactly those."""
 
 
 def oversample(k: int) -> int:
@@ -71,11 +59,6 @@ def _best(hits: list[tuple[MemoryRecord, float]], k: int) -> list[tuple[MemoryRe
     return sorted(hits, key=lambda pair: (-pair[1], pair[0].id))[:k]
 
 
-def _whole_group(group: str) -> RecordFilter:
-    """Every record of ``group``, current or not."""
-    return RecordFilter(kinds=tuple(k for k in MemoryKind if group_of(k) == group), current_only=False)
-
-
 def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
     """``flt`` narrowed to the kinds held by ``group``."""
     kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
@@ -86,53 +69,14 @@ class IndexedStore(MemoryStore):
     """A store built from a catalog (records, lookups, BM25) and a vector index (nearest neighbours).
 
     Args:
-        catalog: Where records, their embeddings and their lookup and lexical indexes live.
-        vectors: The approximate index of the groups larger than ``index_above``.
-        index_above: Size past which a group's vectors are indexed (0: every group is).
+        catalog: Where records and their lookup and lexical indexes live.
+        vectors: Where their embeddings live.
     """
 
-    def __init__(
-        self, catalog: RecordCatalog, vectors: VectorIndex, *, index_above: int = EXACT_RANKING_LIMIT
-    ) -> None:
-        if index_above < 0:
-            raise ConfigError(f"index_above must be non-negative, got {index_above}")
+    def __init__(self, catalog: RecordCatalog, vectors: VectorIndex) -> None:
         self.catalog = catalog
         self.vectors = vectors
-        self.index_above = index_above
         self._writing = threading.RLock()  # one write at a time in this process: vectors and records agree
-        if catalog.lacks_vectors:
-            self._recover_vectors()
-
-    def _recover_vectors(self) -> None:
-        """Copy into the catalog the embeddings a schema-1 catalog kept only in the vector index. A user
-        whose groups are all small loses the index entries afterwards; the others' groups stay indexed.
-        Resumable: an interrupted copy continues on the next open."""
-        with self._writing:
-            lost = 0
-            for user_id in self.catalog.users():
-                after = ""
-                while page := self.catalog.missing_vectors(user_id, after=after, limit=_COPY_PAGE):
-                    after = page[-1][0]
-                    for group in GROUPS:
-                        ids = [rid for rid, kind in page if group_of(kind) == group]
-                        found = self.vectors.fetch(user_id, group, ids) if ids else {}
-                        lost += len(ids) - len(found)
-                        if found:
-                            self.catalog.set_vectors(user_id, list(found), np.stack(list(found.values())))
-                sizes = {
-                    group: len(
-                        self.catalog.find_ids(user_id, _whole_group(group), limit=self.index_above + 1)
-                    )
-                    for group in GROUPS
-                }
-                if all(size <= self.index_above for size in sizes.values()):
-                    self.vectors.drop_user(user_id)
-                else:
-                    for group in (group for group, size in sizes.items() if size):
-                        self.catalog.mark_indexed(user_id, group)
-            if lost:
-                _log.warning("%d records have no vector in the index: dense search cannot find them", lost)
-            self.catalog.vectors_complete()
 
     # --------------------------------------------------------------------------------------- write
     def put(
@@ -156,10 +100,9 @@ class IndexedStore(MemoryStore):
             raise ConfigError(f"put got {len(records)} records but {len(embeddings)} embeddings")
         if not records:
             with self._writing:
-                self.catalog.put([], np.zeros((0, 0), dtype=np.float32), updated)
+                self.catalog.put([], updated)
             return
         matrix = unit_rows(embeddings, "embeddings given to put")
-        self.catalog.check_dimension(int(matrix.shape[1]), "embeddings")
         latest: dict[tuple[str, str], int] = {}
         for index, record in enumerate(records):
             latest.pop((record.user_id, record.id), None)
@@ -169,10 +112,8 @@ class IndexedStore(MemoryStore):
             by_user[user_id].append(index)
         with self._writing:
             self._check_updates(updated)
-            moved: list[tuple[str, str, str]] = []  # (user, old indexed group, id): dropped after the commit
-            growing: list[tuple[str, str]] = []  # unindexed groups written to: indexed once large enough
+            moved: list[tuple[str, str, str]] = []  # (user, old group, id): dropped after the commit
             for user_id, indices in by_user.items():
-                indexed = self.catalog.indexed_groups(user_id)
                 before = self.catalog.kinds(user_id, [records[i].id for i in indices])
                 by_group: dict[str, list[int]] = defaultdict(list)
                 for i in indices:
@@ -180,33 +121,13 @@ class IndexedStore(MemoryStore):
                     group = group_of(record.kind)
                     by_group[group].append(i)
                     old = before.get(record.id)
-                    if old is not None and group_of(old) != group and group_of(old) in indexed:
+                    if old is not None and group_of(old) != group:
                         moved.append((user_id, group_of(old), record.id))
                 for group, members in by_group.items():
-                    if group in indexed:
-                        self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
-                    else:
-                        growing.append((user_id, group))
-            kept = list(latest.values())
-            self.catalog.put([records[i] for i in kept], matrix[kept], updated)
+                    self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
+            self.catalog.put([records[i] for i in latest.values()], updated)
             for user_id, group, record_id in moved:
                 self.vectors.delete(user_id, group, [record_id])
-            for user_id, group in growing:
-                self._index_if_large(user_id, group)
-
-    def _index_if_large(self, user_id: str, group: str) -> None:
-        """Copy the vectors of a group past ``index_above`` records into the vector index, then mark it."""
-        whole = _whole_group(group)
-        if len(self.catalog.find_ids(user_id, whole, limit=self.index_above + 1)) <= self.index_above:
-            return
-        after = ""
-        while True:
-            ids, matrix = self.catalog.vectors(user_id, whole, after=after, limit=_COPY_PAGE)
-            if not ids:
-                break
-            self.vectors.upsert(user_id, group, ids, matrix)
-            after = ids[-1]
-        self.catalog.mark_indexed(user_id, group)
 
     def _check_updates(self, updated: Sequence[MemoryRecord]) -> None:
         """Refuse updates of records that are not stored or changed text or kind, before any write."""
@@ -275,28 +196,23 @@ class IndexedStore(MemoryStore):
     ) -> list[tuple[MemoryRecord, float]]:
         """The ``k`` records of ``user_id`` passing ``filter`` nearest to ``embedding``, best first.
 
-        A group without an index, or one where at most `FEW_PASSING` records (or ``2 * k``) pass the
-        filter, is ranked exactly from the catalog's embeddings. The other groups are asked for ``n``
-        approximate neighbours; the best ``n`` of them are resolved through the catalog in one lookup.
-        When fewer than ``k`` pass, the records passing the filter are ranked exactly if there are at
-        most `EXACT_RANKING_LIMIT` of them, and otherwise ``n`` grows until ``k`` pass or the groups run
-        out.
+        In a group where at most `FEW_PASSING` records (or ``2 * k``) pass the filter (the catalog
+        lists their ids), exactly those are ranked. The other groups are asked for ``n`` approximate
+        neighbours; the best ``n`` of them are resolved through the catalog in one lookup. When fewer
+        than ``k`` pass, the records passing the filter are ranked exactly if there are at most
+        `EXACT_RANKING_LIMIT` of them, and otherwise ``n`` grows until ``k`` pass or the groups run out.
         """
         flt = filter or RecordFilter()
         if k <= 0 or flt.is_empty:
             return []
         query = unit_rows([embedding], "query embedding")[0]
-        self.catalog.check_dimension(int(query.shape[0]), "query embedding")
         hits: list[tuple[MemoryRecord, float]] = []
         approximate: list[str] = []
         few = max(FEW_PASSING, 2 * k)  # beyond: neighbours would have to reach most of them
-        indexed = self.catalog.indexed_groups(user_id)
         for group in GROUPS:
             narrowed = _group_filter(flt, group)
             if narrowed.kinds:
-                exact = self.catalog.nearest(
-                    user_id, query, k, narrowed, limit=few if group in indexed else None
-                )
+                exact = self._exactly(user_id, group, query, k, narrowed, limit=few)
                 if exact is None:
                     approximate.append(group)
                 else:
@@ -348,12 +264,25 @@ class IndexedStore(MemoryStore):
         `EXACT_RANKING_LIMIT` of them pass in a group."""
         hits: list[tuple[MemoryRecord, float]] = []
         for group in groups:
-            narrowed = _group_filter(flt, group)
-            exact = self.catalog.nearest(user_id, query, k, narrowed, limit=EXACT_RANKING_LIMIT)
+            exact = self._exactly(
+                user_id, group, query, k, _group_filter(flt, group), limit=EXACT_RANKING_LIMIT
+            )
             if exact is None:
                 return None
             hits += exact
         return _best(hits, k)
+
+    def _exactly(
+        self, user_id: str, group: str, query: np.ndarray, k: int, flt: RecordFilter, *, limit: int
+    ) -> list[tuple[MemoryRecord, float]] | None:
+        """The ``k`` nearest records of ``group`` passing ``flt`` by exact ranking of every one of them,
+        or None when more than ``limit`` pass."""
+        ids = self.catalog.find_ids(user_id, flt, limit=limit + 1)
+        if len(ids) > limit:
+            return None
+        if not ids:
+            return []
+        return self._resolve(user_id, self.vectors.query(user_id, group, query, min(k, len(ids)), ids), flt)
 
     def _resolve(
         self, user_id: str, hits: list[tuple[str, float]], flt: RecordFilter

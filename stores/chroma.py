@@ -1,14 +1,11 @@
 """`ChromaStore`: the default persistent store: vectors in Chroma, records in a SQLite catalog beside them.
 
-Records, their embeddings, their lookups and the BM25 index live in the `SqliteCatalog`
-(``<prefix>.sqlite3`` in the data directory). A user's group of vectors (raw turns, extracted memories)
-that grows past ``index_above`` records (2,048 by default) gets a Chroma collection of its own, named
+Each user's vectors live in two Chroma collections of their own (raw turns, extracted memories), named
 ``<prefix>-<hash of the user id>-<t|m>``, so a query never filters other users out: Chroma's local
 ``where`` filtering scans every item of a collection (400-800 ms at 200k items on this hardware), while an
-unfiltered query of a user's own collection takes a few milliseconds. Smaller groups are ranked exactly
-from the catalog, so the many users with short histories cost no loaded index (each loaded collection
-holds about 2.5 MB in memory). Embeddings are always passed in: Chroma's own embedding function is never
-used (it would download a model).
+unfiltered query of a user's own collection takes a few milliseconds. Records, their lookups and the
+BM25 index live in the `SqliteCatalog` (``<prefix>.sqlite3`` in the data directory). Embeddings are
+always passed in: Chroma's own embedding function is never used (it would download a model).
 
 Stores written by memagent 0.1 (one shared collection holding each record as JSON metadata) are
 migrated on open: the records move to the catalog and the vectors to the per-user collections, then the
@@ -32,7 +29,8 @@ from pydantic import ValidationError
 
 from memagent.errors import ConfigError, MemAgentError, StoreError
 from memagent.stores._catalog import SqliteCatalog
-from memagent.stores._indexed import EXACT_RANKING_LIMIT, GROUPS, IndexedStore
+from memagent.stores._indexed import GROUPS, IndexedStore
+from memagent.stores._vectors import top_n
 from memagent.types import MemoryRecord
 
 if TYPE_CHECKING:
@@ -182,32 +180,42 @@ class ChromaVectors:
             with _failing(f"delete {len(ids)} vectors"):
                 collection.delete(ids=list(ids))
 
-    def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """The ``n`` nearest ids (approximate); similarity is ``1 - cosine distance``."""
+    def query(
+        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids (among ``ids``, when given); similarity is ``1 - cosine distance``."""
         collection = self._collection(user_id, group, create=False)
-        if collection is None or n <= 0:
+        if collection is None or n <= 0 or (ids is not None and not ids):
             return []
         with _failing("query the vectors"):
-            result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+            try:
+                result = collection.query(
+                    query_embeddings=[vector],
+                    n_results=n,
+                    ids=list(dict.fromkeys(ids)) if ids is not None else None,
+                    include=["distances"],
+                )
+            except Exception:
+                if ids is None:
+                    raise
+                return self._exact(collection, vector, n, ids)  # an id without a vector
         found = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         pairs = [(i, 1.0 - float(d)) for i, d in zip(found, distances, strict=True)]
         pairs.sort(key=lambda pair: (-pair[1], pair[0]))
         return pairs
 
-    def fetch(self, user_id: str, group: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors (unit length) of those ``ids`` that have one."""
-        collection = self._collection(user_id, group, create=False)
-        out: dict[str, np.ndarray] = {}
-        if collection is None:
-            return out
-        with _failing(f"read {len(ids)} vectors"):
-            for start in range(0, len(ids), self._batch):
-                got = collection.get(ids=list(ids[start : start + self._batch]), include=["embeddings"])
-                for rid, embedding in zip(got["ids"], got["embeddings"], strict=True):
-                    vector = np.asarray(embedding, dtype=np.float32)
-                    out[rid] = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        return out
+    @staticmethod
+    def _exact(
+        collection: Collection, vector: np.ndarray, n: int, ids: Sequence[str]
+    ) -> list[tuple[str, float]]:
+        """Exact cosine over the vectors of ``ids`` that exist."""
+        got = collection.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        if not got["ids"]:
+            return []
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return top_n(list(got["ids"]), matrix @ vector, n)
 
     def drop_user(self, user_id: str) -> None:
         """Delete the user's collections (idempotent)."""
@@ -244,8 +252,6 @@ class ChromaStore(IndexedStore):
         client: A chromadb client (``chromadb.PersistentClient``, ``HttpClient``, ...).
         catalog: Where the records and their indexes live (None: in memory, lost on close).
         collection_name: Prefix of the per-user collections (also the name of a 0.1 store to migrate).
-        index_above: Size past which a user's group of vectors gets a Chroma collection (smaller groups
-            are ranked exactly from the catalog; 0: every group has one).
         owns_client: Close ``client`` in `close` (set by the constructors below).
         drop_on_close: Delete the collections in `close` (ephemeral stores).
 
@@ -260,13 +266,12 @@ class ChromaStore(IndexedStore):
         *,
         catalog: SqliteCatalog | str | Path | None = None,
         collection_name: str = DEFAULT_COLLECTION,
-        index_above: int = EXACT_RANKING_LIMIT,
         owns_client: bool = False,
         drop_on_close: bool = False,
     ) -> None:
         vectors = ChromaVectors(client, collection_name)
         records = catalog if isinstance(catalog, SqliteCatalog) else SqliteCatalog(catalog)
-        super().__init__(records, vectors, index_above=index_above)
+        super().__init__(records, vectors)
         self._chroma = vectors
         self._client = client
         self._name = collection_name
@@ -276,13 +281,7 @@ class ChromaStore(IndexedStore):
         self._migrate_legacy()
 
     @classmethod
-    def persistent(
-        cls,
-        path: str | Path,
-        collection_name: str = DEFAULT_COLLECTION,
-        *,
-        index_above: int = EXACT_RANKING_LIMIT,
-    ) -> ChromaStore:
+    def persistent(cls, path: str | Path, collection_name: str = DEFAULT_COLLECTION) -> ChromaStore:
         """A store saved under directory ``path`` (created if missing): Chroma's files and the catalog."""
         chromadb = _chromadb()
         directory = Path(path).expanduser()
@@ -290,22 +289,17 @@ class ChromaStore(IndexedStore):
         with _failing(f"open a persistent client at {str(path)!r}"):
             client = chromadb.PersistentClient(path=str(directory), settings=_settings())
         return cls._owning(
-            client,
-            directory / catalog_file(collection_name),
-            collection_name,
-            index_above=index_above,
-            drop_on_close=False,
+            client, directory / catalog_file(collection_name), collection_name, drop_on_close=False
         )
 
     @classmethod
-    def ephemeral(cls, *, index_above: int = EXACT_RANKING_LIMIT) -> ChromaStore:
+    def ephemeral(cls) -> ChromaStore:
         """An in-memory store for tests: its own collections, dropped on `close`, and an in-memory catalog."""
         chromadb = _chromadb()
         _raise_file_limit()
         with _failing("open an in-memory client"):
             client = chromadb.EphemeralClient(settings=_settings())
-        name = f"memagent_{uuid.uuid4().hex}"
-        return cls._owning(client, None, name, index_above=index_above, drop_on_close=True)
+        return cls._owning(client, None, f"memagent_{uuid.uuid4().hex}", drop_on_close=True)
 
     @classmethod
     def http(
@@ -316,26 +310,17 @@ class ChromaStore(IndexedStore):
         *,
         catalog: str | Path,
         ssl: bool = False,
-        index_above: int = EXACT_RANKING_LIMIT,
     ) -> ChromaStore:
         """A client of a Chroma server (``chroma run --path DIR --port N``); records in ``catalog``."""
         chromadb = _chromadb()
         scheme = "https" if ssl else "http"
         with _failing(f"reach the Chroma server at {scheme}://{host}:{port}"):
             client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
-        return cls._owning(
-            client, Path(catalog), collection_name, index_above=index_above, drop_on_close=False
-        )
+        return cls._owning(client, Path(catalog), collection_name, drop_on_close=False)
 
     @classmethod
     def _owning(
-        cls,
-        client: ClientAPI,
-        catalog: Path | None,
-        collection_name: str,
-        *,
-        index_above: int,
-        drop_on_close: bool,
+        cls, client: ClientAPI, catalog: Path | None, collection_name: str, *, drop_on_close: bool
     ) -> ChromaStore:
         """A store that closes ``client`` (or closes it right away if the store cannot open)."""
         try:
@@ -343,7 +328,6 @@ class ChromaStore(IndexedStore):
                 client,
                 catalog=catalog,
                 collection_name=collection_name,
-                index_above=index_above,
                 owns_client=True,
                 drop_on_close=drop_on_close,
             )

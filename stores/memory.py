@@ -1,5 +1,4 @@
-"""`InProcessStore`: a `MemoryStore` in this process: an in-memory SQLite catalog and exact numpy vectors
-for groups past ``index_above`` records (smaller ones are ranked from the catalog, exactly too).
+"""`InProcessStore`: a `MemoryStore` in this process: an in-memory SQLite catalog and exact numpy vectors.
 
 Nothing is persisted; use it for tests, demos, evaluation runs and small deployments. It runs the same
 catalog (records, lookups, BM25 postings) as the persistent store, so rankings agree across backends;
@@ -9,7 +8,7 @@ its vector search is exact cosine.
 from __future__ import annotations
 
 from memagent.stores._catalog import SqliteCatalog
-from memagent.stores._indexed import EXACT_RANKING_LIMIT, IndexedStore
+from memagent.stores._indexed import IndexedStore
 from memagent.stores._vectors import NumpyVectors
 
 __all__ = ["InProcessStore"]
@@ -22,8 +21,8 @@ class InProcessStore(IndexedStore):
     Records are serialised on the way in and out, so callers cannot change stored state by mutating them.
     """
 
-    def __init__(self, *, index_above: int = EXACT_RANKING_LIMIT) -> None:
-        super().__init__(SqliteCatalog(None), NumpyVectors(), index_above=index_above)
+    def __init__(self) -> None:
+        super().__init__(SqliteCatalog(None), NumpyVectors())
 
     def __len__(self) -> int:
         return sum(self.count(user) for user in self.users())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,6 @@ from typer.testing import CliRunner
 from memagent._demo import sample_history_path
 from memagent.cli import app
 from memagent.replay.jsonl import write_turns
-from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.synthetic import synthetic_history
 
 pytestmark = pytest.mark.integration
@@ -111,17 +109,6 @@ def _synthetic_history(path: Path, sessions: int) -> int:
     return len(turns)
 
 
-def _stored(catalog: Path) -> int:
-    """Records committed to a catalog another process is writing (0 before it exists)."""
-    if not catalog.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
-    except sqlite3.OperationalError:  # the schema is not written yet
-        return 0
-
-
 def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     history = tmp_path / "history.jsonl"
     total = _synthetic_history(history, sessions=150)
@@ -139,13 +126,11 @@ def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     ]
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sqlite = data / "chroma" / "chroma.sqlite3"
     deadline = time.time() + 120
-    while (
-        time.time() < deadline
-        and proc.poll() is None
-        and _stored(data / "chroma" / catalog_file(DEFAULT_COLLECTION)) < 200
-    ):
-        time.sleep(0.1)
+    while time.time() < deadline and (not sqlite.exists() or sqlite.stat().st_size < 400_000):
+        time.sleep(0.2)
+    time.sleep(1.0)
     killed_midway = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -25,7 +25,7 @@ from memagent.stores._catalog import BLOCK
 from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.conformance import StoreConformance, day, make_record
 from memagent.testing.fakes import FakeEmbedder
-from memagent.types import MemoryKind, MemoryRecord, RecordFilter
+from memagent.types import MemoryKind, RecordFilter
 
 __all__: list[str] = []
 
@@ -91,20 +91,11 @@ class TestInProcessStore(StoreConformance):
             yield store
 
 
-class TestInProcessStoreIndexed(StoreConformance):
-    """Groups past four records move to the vector index in the middle of most cases."""
-
-    @pytest.fixture
-    def store(self) -> Iterator[MemoryStore]:
-        with InProcessStore(index_above=4) as store:
-            yield store
-
-
 @pytest.mark.integration
 class TestChromaEphemeral(StoreConformance):
     @pytest.fixture
     def store(self) -> Iterator[MemoryStore]:
-        with ChromaStore.ephemeral(index_above=0) as store:  # every group in Chroma
+        with ChromaStore.ephemeral() as store:
             yield store
 
 
@@ -112,7 +103,7 @@ class TestChromaEphemeral(StoreConformance):
 class TestChromaPersistent(StoreConformance):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[MemoryStore]:
-        with ChromaStore.persistent(tmp_path / "chroma", index_above=4) as store:
+        with ChromaStore.persistent(tmp_path / "chroma") as store:
             yield store
 
 
@@ -123,9 +114,7 @@ class TestChromaServer(StoreConformance):
     def store(self, chroma_server: tuple[str, int], tmp_path: Path) -> Iterator[MemoryStore]:
         host, port = chroma_server
         prefix = f"test_{uuid.uuid4().hex}"
-        with ChromaStore.http(
-            host, port, prefix, catalog=tmp_path / "catalog.sqlite3", index_above=0
-        ) as store:
+        with ChromaStore.http(host, port, prefix, catalog=tmp_path / "catalog.sqlite3") as store:
             yield store
             for user in store.users():
                 store.delete_user(user)
@@ -153,39 +142,7 @@ def test_in_process_similarity_ignores_vector_length() -> None:
     assert [(r.id, round(s, 6)) for r, s in hits] == [("r2", 1.0), ("r1", 0.8)]
 
 
-def test_a_group_that_fails_to_be_indexed_stays_exact_until_its_next_write(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    store = InProcessStore(index_above=2)
-    vectors = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]]
-    store.put([make_record("alice", f"f{i}") for i in range(2)], vectors[:2])
-    original = store.vectors.upsert
-
-    def down(*args: object) -> None:
-        raise StoreError("vector index unreachable (simulated)")
-
-    monkeypatch.setattr(store.vectors, "upsert", down)
-    with pytest.raises(StoreError, match="unreachable"):
-        store.put([make_record("alice", "f2")], vectors[2:])
-    assert store.count("alice") == 3 and store.catalog.indexed_groups("alice") == set()
-    assert [r.id for r, _ in store.search("alice", [0.0, 1.0], 3)] == ["f2", "f1", "f0"]  # exact meanwhile
-    monkeypatch.setattr(store.vectors, "upsert", original)
-    store.put([make_record("alice", "f3")], [[0.6, 0.8]])
-    assert store.catalog.indexed_groups("alice") == {"memories"}
-    assert sorted(i for i, _ in store.vectors.query("alice", "memories", np.array([1.0, 0.0]), 9)) == [
-        "f0",
-        "f1",
-        "f2",
-        "f3",
-    ]
-
-
 # -- SqliteCatalog specifics -----------------------------------------------------------------------
-
-
-def _put(catalog: SqliteCatalog, records: list[MemoryRecord]) -> None:
-    """Put ``records`` with one embedding each (the catalog tests here are about everything else)."""
-    catalog.put(records, np.full((len(records), 2), np.sqrt(0.5), dtype=np.float32))
 
 
 def test_catalog_write_that_fails_midway_leaves_nothing(
@@ -193,7 +150,7 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
 ) -> None:
     catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     kept = make_record("alice", "r1", "User plays the violin")
-    _put(catalog, [kept])
+    catalog.put([kept])
     calls = 0
     original = SqliteCatalog._append_postings
 
@@ -206,7 +163,7 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
 
     monkeypatch.setattr(SqliteCatalog, "_append_postings", staticmethod(crash_on_second_term))
     with pytest.raises(StoreError, match="failed to store 1 records"):
-        _put(catalog, [make_record("alice", "r2", "User plays cello and piano")])
+        catalog.put([make_record("alice", "r2", "User plays cello and piano")])
     monkeypatch.undo()
     assert catalog.get("alice", ["r1", "r2"]) == [kept] and catalog.count("alice") == 1
     assert catalog.lexical("alice", "cello piano", 5, RecordFilter()).hits == []
@@ -221,7 +178,7 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
 def test_catalog_shared_by_two_connections(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
     writer, reader = SqliteCatalog(path), SqliteCatalog(path)
-    _put(writer, [make_record("alice", f"r{i}", f"User note {i} about kayaks") for i in range(600)])
+    writer.put([make_record("alice", f"r{i}", f"User note {i} about kayaks") for i in range(600)])
     assert reader.count("alice") == 600
     assert len(reader.lexical("alice", "kayaks", 700, RecordFilter()).hits) == 600
     writer.close()
@@ -242,8 +199,8 @@ def test_catalog_postings_span_blocks(tmp_path: Path) -> None:
     catalog = SqliteCatalog(None)
     records = [make_record("alice", f"r{i:04d}", f"User likes kites {i % 7}") for i in range(3 * BLOCK + 5)]
     for start in range(0, len(records), 200):  # appends that fill, cross and open blocks
-        _put(catalog, records[start : start + 200])
-    _put(catalog, [make_record("alice", "r0003", "User likes boats")])  # a removal inside the first block
+        catalog.put(records[start : start + 200])
+    catalog.put([make_record("alice", "r0003", "User likes boats")])  # a removal inside the first block
     hits = catalog.lexical("alice", "kites", len(records), RecordFilter()).hits
     assert len(hits) == len(records) - 1 and "r0003" not in {r.id for r, _ in hits}
     catalog.close()
@@ -270,35 +227,25 @@ def test_persistent_store_survives_reopening(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_a_group_gets_a_collection_of_its_own_once_it_is_large(tmp_path: Path) -> None:
-    with ChromaStore.persistent(tmp_path / "db", "notes", index_above=1) as store:
-
-        def collections() -> list[str]:
-            return sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections())
-
+def test_each_user_has_collections_of_their_own(tmp_path: Path) -> None:
+    with ChromaStore.persistent(tmp_path / "db", "notes") as store:
         store.put(
             [
                 make_record("alice", "t1", kind=MemoryKind.TURN),
                 make_record("alice", "f1"),
-                make_record("alice", "f2"),
                 make_record("bob", "f1"),
             ],
-            [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.6, 0.8]],
+            [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]],
         )
-        assert collections() == [store.vectors.name("alice", "memories")]
-        assert store.catalog.indexed_groups("alice") == {"memories"} and not store.catalog.indexed_groups(
-            "bob"
-        )
-        assert [r.id for r, _ in store.search("alice", [0.0, 1.0], 1)] == ["f1"]
-        assert all(name.startswith("notes-") for name in collections())
-        store.put([make_record("alice", "t2", kind=MemoryKind.TURN)], [[0.8, 0.6]])
-        assert store.vectors.name("alice", "turns") in collections()
-        assert sorted(i for i, _ in store.vectors.query("alice", "turns", np.array([1.0, 0.0]), 5)) == [
-            "t1",
-            "t2",
-        ]
+        names = sorted(c if isinstance(c, str) else c.name for c in store.client.list_collections())
+        assert names == sorted(
+            [store.vectors.name("alice", "turns"), store.vectors.name("alice", "memories"),
+             store.vectors.name("bob", "memories")]
+        )  # fmt: skip
+        assert all(name.startswith("notes-") for name in names)
         store.delete_user("alice")
-        assert collections() == [] and store.catalog.indexed_groups("alice") == set()
+        left = [c if isinstance(c, str) else c.name for c in store.client.list_collections()]
+        assert left == [store.vectors.name("bob", "memories")]
 
 
 _MANY_USERS_SCRIPT = """
@@ -368,45 +315,6 @@ def test_a_0_1_store_is_migrated_on_open(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_a_schema_1_catalog_gets_its_embeddings_from_chroma(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    records = [
-        make_record("alice", "f1", "User loves jazz"),
-        make_record("alice", "f2", "User owns a kayak"),
-        make_record("alice", "t1", "User: I love jazz", kind=MemoryKind.TURN),
-    ]
-    vectors = [[1.0, 0.0, 0.0], [0.0, 0.6, 0.8], [0.8, 0.6, 0.0]]
-    bob = make_record("bob", "f1", "User sails")
-    with ChromaStore.persistent(tmp_path / "db", index_above=0) as store:  # schema 1: vectors only in Chroma
-        store.put([*records, bob], [*vectors, [0.0, 0.0, 1.0]])
-        assert store.vectors.query("bob", "memories", np.array([0.0, 0.0, 1.0]), 1) == [
-            ("f1", pytest.approx(1.0))
-        ]
-        store.vectors.delete("alice", "memories", ["f2"])  # a vector the index lost
-    with sqlite3.connect(tmp_path / "db" / catalog_file(DEFAULT_COLLECTION)) as db:
-        db.execute("DROP TABLE vector_indexes")
-        db.execute("ALTER TABLE records DROP COLUMN vector")
-        db.execute("DELETE FROM meta WHERE key = 'dimension'")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    db.close()
-    with caplog.at_level("WARNING"), ChromaStore.persistent(tmp_path / "db", index_above=1) as store:
-        assert "1 records have no vector in the index" in caplog.text
-        assert store.catalog.indexed_groups("alice") == {"turns", "memories"}  # one of them is large
-        assert not store.catalog.lacks_vectors
-        [(hit, score)] = store.search("alice", [1.0, 0.0, 0.0], 1)
-        assert hit == records[0] and score == pytest.approx(1.0, abs=1e-5)
-        every = RecordFilter(current_only=False)
-        assert [r.id for r, _ in store.search("alice", [0.8, 0.6, 0.0], 5, every)] == ["t1", "f1"]
-        assert store.get("alice", ["f2"]) == [records[1]]  # kept, found by id and by words
-        assert [r.id for r, _ in store.lexical_search("alice", "kayak", 3).hits] == ["f2"]
-        assert store.catalog.indexed_groups("bob") == set()  # small: ranked from the catalog alone
-        assert store.vectors.query("bob", "memories", np.array([0.0, 0.0, 1.0]), 1) == []  # index dropped
-        [(hit, _)] = store.search("bob", [0.0, 0.0, 1.0], 1)
-        assert hit == bob
-
-
-@pytest.mark.integration
 def test_ephemeral_stores_are_isolated() -> None:
     with ChromaStore.ephemeral() as first, ChromaStore.ephemeral() as second:
         first.put([make_record("alice", "r1")], [[1.0, 0.0]])
@@ -417,16 +325,12 @@ def test_ephemeral_stores_are_isolated() -> None:
 
 @pytest.mark.integration
 def test_chroma_errors_become_store_errors() -> None:
-    with ChromaStore.ephemeral(index_above=0) as store:
+    with ChromaStore.ephemeral() as store:
         store.put([make_record("alice", "r1")], [[1.0, 0.0, 0.0]])
-        with pytest.raises(StoreError, match="embeddings of dimension 2: the store holds dimension 3"):
+        with pytest.raises(StoreError, match=r"Chroma failed to store 1 vectors.*dimension"):
             store.put([make_record("alice", "r2")], [[1.0, 0.0]])
-        with pytest.raises(StoreError, match="query embedding of dimension 2: the store holds dimension 3"):
-            store.search("alice", [1.0, 0.0], 3)
-        with pytest.raises(StoreError, match=r"Chroma failed to store 1 vectors: .*dimension"):
-            store.vectors.upsert("alice", "memories", ["r2"], np.array([[1.0, 0.0]], dtype=np.float32))
         with pytest.raises(StoreError, match="Chroma failed to query the vectors"):
-            store.vectors.query("alice", "memories", np.array([1.0, 0.0], dtype=np.float32), 3)
+            store.search("alice", [1.0, 0.0], 3)
         with pytest.raises(ConfigError, match="2 records but 1 embeddings"):
             store.put([make_record("alice", "r3"), make_record("alice", "r4")], [[1.0, 0.0, 0.0]])
         assert [r.id for r in store.scan("alice")] == ["r1"]
