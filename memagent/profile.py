@@ -4,8 +4,9 @@ Pure and deterministic: the same sections, budget and counter give the same text
 budget is a hard limit on the *rendered text as a whole*. Each line is counted once with the separator
 after it (so a separator the tokeniser merges into the line's last token costs nothing), and packing
 adds those counts up; tokenisers are not additive across joins, so the final text is counted once more
-and, in the rare case that the join tokenised longer than its parts, the last lines placed are taken
-back until it fits. The text returned is exactly the last text that was counted.
+and, in the rare case that the join tokenised longer than its parts, the first line that breaks the
+budget is skipped and the rest picked again. The text returned is exactly the last text that was
+counted.
 """
 
 from __future__ import annotations
