@@ -5,17 +5,19 @@ One SQLite database (a file, or in memory) holds, per user:
 * ``records``: each record as JSON plus the columns lookups need (kind, slot, confidence, event time and
   validity in integer microseconds, so interval bounds are exact), indexed by id, by event time, by kind
   and time (all records, and current ones only), and by slot;
-* ``sources``: which records each turn produced (provenance lookups);
-* ``postings``: a BM25 inverted index, one row per (user, term, block) holding up to `BLOCK` postings
-  (`memagent.lexical.POSTING`), appended on write and scored with numpy on read;
+* ``sources``: which records each turn produced (provenance lookups, indexed both ways);
+* ``segments`` and ``term_postings``: a BM25 inverted index (`memagent.stores._postings`), written in
+  segments that are merged in tiers, so a write costs the same however long the history is, and scored
+  with numpy on read;
 * ``users``: per user, the record count and total token length (BM25's statistics) and the next
   document number.
 
 Every write is one transaction, so the records and their lexical index can never disagree, whatever the
 moment of a crash. The database runs in WAL mode with a busy timeout, so several processes on one machine
-may read and write it (a catalog shared across machines needs a server database). SQLite is in Python's standard library; FTS5 was measured and rejected for this job (see the
-README: its ranking reads every matching row through a per-row callback, 170 ms a query at 100k
-records, where these postings take a few).
+may read and write it (a catalog shared across machines needs a server database). SQLite is in
+Python's standard library; FTS5 was measured and rejected for this job (see the README: its ranking reads
+every matching row through a per-row callback, 170 ms a query at 100k records, where these postings take
+a few).
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ from pydantic import ValidationError
 
 from memagent.errors import StoreError
 from memagent.interfaces import LexicalHits
-from memagent.lexical import POSTING, clip_u16, query_terms, score_postings, term_counts
+from memagent.lexical import clip_u16, query_terms, score_postings, term_counts
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, as_utc
 
-__all__ = ["BLOCK", "SqliteCatalog", "microseconds"]
+from . import _postings
 
-BLOCK = 512
-"""Postings per row of the inverted index: appends rewrite at most one block (4 KiB) per term."""
-_SCHEMA_VERSION = "1"
+__all__ = ["SqliteCatalog", "microseconds"]
+
+_SCHEMA_VERSION = "2"
+_MIGRATIONS = {"1": _postings.migrate_blocks}
+"""Older schema versions this catalog upgrades on open (in one transaction), by what upgrades them."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -81,14 +85,7 @@ CREATE TABLE IF NOT EXISTS sources (
     id TEXT NOT NULL,
     PRIMARY KEY (ukey, turn_id, id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS postings (
-    ukey INTEGER NOT NULL,
-    term TEXT NOT NULL,
-    block INTEGER NOT NULL,
-    n INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (ukey, term, block)
-) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sources_record ON sources (ukey, id);
 """
 
 
@@ -100,6 +97,9 @@ _PLANNER_HINTS = (
     ("records", "records_slot", "100000 1000 4"),
     ("records", "records_current", "300000 3000 1000 1"),
     ("sources", "sources", "1000000 10000 2 1"),
+    ("sources", "sources_record", "1000000 10000 1"),
+    ("segments", "segments", "100000 30 1"),
+    ("term_postings", "term_postings", "10000000 300000 10000 1"),
 )
 """Fixed statistics for SQLite's query planner (rows, then rows per key prefix of each index), the shape of a
 catalog with many users and long histories: a slot or a turn is a handful of records and a kind
@@ -184,15 +184,6 @@ _ORDER_SQL = {
 }
 
 
-def _tied(
-    scores: np.ndarray, order: np.ndarray, start: int, passing: list[tuple[MemoryRecord, float]], k: int
-) -> bool:
-    """Whether the next unread document scores as high as the ``k``-th best passing one (a tie at the cut,
-    which must be read so that ties are broken by id)."""
-    kth = sorted((s for _, s in passing), reverse=True)[k - 1]
-    return bool(scores[order[start]] >= kth)
-
-
 def _decode(body: str) -> MemoryRecord:
     try:
         return MemoryRecord.model_validate_json(body)
@@ -225,12 +216,15 @@ class SqliteCatalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            self._db.executescript(_SCHEMA + _postings.SCHEMA)  # idempotent; commits on its own
             self._install_planner_hints()
-            with self._write():
-                row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            with self._write() as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if row is None:
-                    self._db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+                    db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+                elif row[0] in _MIGRATIONS:
+                    _MIGRATIONS[row[0]](db)
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (_SCHEMA_VERSION,))
                 elif row[0] != _SCHEMA_VERSION:
                     raise StoreError(
                         f"catalog {self.location} has schema version {row[0]}, this memagent reads "
@@ -344,8 +338,7 @@ class SqliteCatalog:
                 for term, tf in counts.items():
                     added[term].append((doc, clip_u16(tf), clip_u16(size)))
             rows_out.append(self._row(ukey, doc, size, record))
-        ids = [r.id for r in records]
-        for chunk in _chunks(ids):
+        for chunk in _chunks(list(existing)):  # replaced records leave; new ones have nothing to remove
             db.execute(f"DELETE FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))})", (ukey, *chunk))
             db.execute(f"DELETE FROM sources WHERE ukey = ? AND id IN ({_marks(len(chunk))})", (ukey, *chunk))
         db.executemany(_INSERT_RECORD, rows_out)
@@ -353,10 +346,8 @@ class SqliteCatalog:
             "INSERT OR IGNORE INTO sources (ukey, turn_id, id) VALUES (?, ?, ?)",
             [(ukey, turn, r.id) for r in records for turn in r.source_turn_ids],
         )
-        for term, docs in removed.items():
-            self._remove_postings(db, ukey, term, set(docs))
-        for term, postings in added.items():
-            self._append_postings(db, ukey, term, postings)
+        _postings.remove(db, ukey, removed)
+        _postings.append(db, ukey, added)
         db.execute(
             "UPDATE users SET records = ?, length = ?, next_doc = ? WHERE ukey = ?",
             (count, length, next_doc, ukey),
@@ -379,55 +370,6 @@ class SqliteCatalog:
             record.content,
             record.model_dump_json(),
         )
-
-    @staticmethod
-    def _append_postings(
-        db: sqlite3.Connection, ukey: int, term: str, postings: list[tuple[int, int, int]]
-    ) -> None:
-        array = np.array(postings, dtype=POSTING)
-        last = db.execute(
-            "SELECT block, n, data FROM postings WHERE ukey = ? AND term = ? ORDER BY block DESC LIMIT 1",
-            (ukey, term),
-        ).fetchone()
-        start = 0
-        block = -1
-        if last is not None:
-            block, n = int(last[0]), int(last[1])
-            room = BLOCK - n
-            if room > 0:  # fill the last block first (rewriting it: SQLite's || would turn it into text)
-                head = array[:room]
-                db.execute(
-                    "UPDATE postings SET n = ?, data = ? WHERE ukey = ? AND term = ? AND block = ?",
-                    (n + int(head.size), bytes(last[2]) + head.tobytes(), ukey, term, block),
-                )
-                start = int(head.size)
-        rows = []
-        for offset in range(start, array.size, BLOCK):
-            block += 1
-            piece = array[offset : offset + BLOCK]
-            rows.append((ukey, term, block, int(piece.size), piece.tobytes()))
-        db.executemany("INSERT INTO postings (ukey, term, block, n, data) VALUES (?, ?, ?, ?, ?)", rows)
-
-    @staticmethod
-    def _remove_postings(db: sqlite3.Connection, ukey: int, term: str, docs: set[int]) -> None:
-        rows = db.execute(
-            "SELECT block, data FROM postings WHERE ukey = ? AND term = ?", (ukey, term)
-        ).fetchall()
-        gone = np.fromiter(docs, dtype=np.uint32, count=len(docs))
-        for block, data in rows:
-            array = np.frombuffer(data, dtype=POSTING)
-            keep = array[~np.isin(array["doc"], gone)]
-            if keep.size == array.size:
-                continue
-            if keep.size == 0:
-                db.execute(
-                    "DELETE FROM postings WHERE ukey = ? AND term = ? AND block = ?", (ukey, term, block)
-                )
-            else:
-                db.execute(
-                    "UPDATE postings SET n = ?, data = ? WHERE ukey = ? AND term = ? AND block = ?",
-                    (int(keep.size), keep.tobytes(), ukey, term, block),
-                )
 
     def _update_user(self, db: sqlite3.Connection, user_id: str, records: list[MemoryRecord]) -> None:
         ukey = self._ukey(db, user_id)
@@ -462,8 +404,9 @@ class SqliteCatalog:
                 if ukey is None:
                     return 0
                 (count,) = db.execute("SELECT count(*) FROM records WHERE ukey = ?", (ukey,)).fetchone()
-                for table in ("records", "sources", "postings", "users"):
+                for table in ("records", "sources", "users"):
                     db.execute(f"DELETE FROM {table} WHERE ukey = ?", (ukey,))
+                _postings.drop_user(db, ukey)
                 return int(count)
         except sqlite3.Error as exc:
             raise StoreError(f"the catalog {self.location} failed to delete user {user_id!r}: {exc}") from exc
@@ -593,13 +536,7 @@ class SqliteCatalog:
             if row is None:
                 return nothing
             ukey, n_docs, total_length = (int(v) for v in row)
-            postings: dict[str, np.ndarray] = {}
-            for term in terms:
-                blobs = db.execute(
-                    "SELECT data FROM postings WHERE ukey = ? AND term = ? ORDER BY block", (ukey, term)
-                ).fetchall()
-                if blobs:
-                    postings[term] = np.frombuffer(b"".join(blob for (blob,) in blobs), dtype=POSTING)
+            postings = _postings.read(db, ukey, terms)
             docs, scores, bound = score_postings(postings, n_docs=n_docs, total_length=total_length)
             if docs.size == 0 or bound <= 0:
                 return nothing
@@ -632,27 +569,50 @@ class SqliteCatalog:
         k: int,
         flt: RecordFilter,
     ) -> list[tuple[MemoryRecord, float]]:
-        """The ``k`` best-scored documents whose records pass ``flt`` (fetching more until enough do)."""
-        order = np.lexsort((docs, -scores))  # best first; ties by document number (deterministic)
+        """The ``k`` best-scored documents whose records pass ``flt``, ties at the cut broken by id.
+
+        The ranking is walked in growing windows reading only the id of each passing document, until
+        ``k`` pass; then the documents tied with the ``k``-th are read too (only their ids), and only
+        the ``k`` winners are decoded.
+        """
+        order = np.lexsort((docs, -scores))  # best first; ties by document number
+        ranked = scores[order]
         condition, params = where(flt, ukey)
-        passing: list[tuple[MemoryRecord, float]] = []
-        start, width = 0, k + max(8, k // 4)
-        while start < order.size and (len(passing) < k or _tied(scores, order, start, passing, k)):
-            picked = order[start : start + width]
-            wanted = {int(docs[i]): float(scores[i]) for i in picked}
-            found: list[tuple[MemoryRecord, float]] = []
-            for chunk in _chunks(list(wanted)):
+
+        def passing_ids(picked: np.ndarray) -> list[tuple[str, int, float]]:
+            score_of = {int(d): float(v) for d, v in zip(docs[picked], scores[picked], strict=True)}
+            out: list[tuple[str, int, float]] = []
+            for chunk in _chunks(list(score_of)):
                 rows = db.execute(
-                    f"SELECT doc, body FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))}) "
+                    f"SELECT id, doc FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))}) "
                     f"AND {condition}",
                     (ukey, *chunk, *params),
                 )
-                found += [(_decode(body), wanted[int(doc)]) for doc, body in rows]
-            passing += [(r, s) for r, s in found if flt.matches(r)]
+                out += [(rid, int(doc), score_of[int(doc)]) for rid, doc in rows]
+            return out
+
+        found: list[tuple[str, int, float]] = []
+        start, width = 0, k + max(8, k // 4)
+        while start < order.size and len(found) < k:
+            found += passing_ids(order[start : start + width])
             start += width
             width *= 4
-        passing.sort(key=lambda pair: (-pair[1], pair[0].id))
-        return passing[:k]
+        if len(found) >= k and start < order.size:  # the documents tied with the k-th are read too
+            kth = sorted((score for _, _, score in found), reverse=True)[k - 1]
+            end = int(np.searchsorted(-ranked, -kth, side="right"))
+            if end > start:
+                found += passing_ids(order[start:end])
+        found.sort(key=lambda hit: (-hit[2], hit[0]))
+        winners = found[:k]
+        decoded: dict[str, MemoryRecord] = {}
+        for chunk in _chunks([doc for _, doc, _ in winners]):
+            rows = db.execute(
+                f"SELECT body FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))})", (ukey, *chunk)
+            )
+            decoded.update((r.id, r) for r in map(_decode, (body for (body,) in rows)))
+        return [
+            (decoded[rid], score) for rid, _, score in winners if rid in decoded and flt.matches(decoded[rid])
+        ]
 
     def close(self) -> None:
         """Close the database (idempotent)."""

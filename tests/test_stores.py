@@ -14,14 +14,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from memagent.errors import ConfigError, StoreError
 from memagent.interfaces import MemoryStore
-from memagent.stores import ChromaStore, InProcessStore, SqliteCatalog, open_store
-from memagent.stores._catalog import BLOCK
+from memagent.stores import ChromaStore, InProcessStore, SqliteCatalog, _postings, open_store
 from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.conformance import StoreConformance, day, make_record
 from memagent.testing.fakes import FakeEmbedder
@@ -151,17 +151,13 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
     catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     kept = make_record("alice", "r1", "User plays the violin")
     catalog.put([kept])
-    calls = 0
-    original = SqliteCatalog._append_postings
+    original = _postings.append
 
-    def crash_on_second_term(*args: object) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise sqlite3.OperationalError("disk I/O error (simulated)")
-        original(*args)  # type: ignore[arg-type]
+    def crash_after_indexing(*args: Any) -> None:
+        original(*args)  # the records and postings are written, the transaction is not committed
+        raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(SqliteCatalog, "_append_postings", staticmethod(crash_on_second_term))
+    monkeypatch.setattr(_postings, "append", crash_after_indexing)
     with pytest.raises(StoreError, match="failed to store 1 records"):
         catalog.put([make_record("alice", "r2", "User plays cello and piano")])
     monkeypatch.undo()
@@ -195,15 +191,64 @@ def test_catalog_refuses_another_schema_version(tmp_path: Path) -> None:
         SqliteCatalog(path)
 
 
-def test_catalog_postings_span_blocks(tmp_path: Path) -> None:
-    catalog = SqliteCatalog(None)
-    records = [make_record("alice", f"r{i:04d}", f"User likes kites {i % 7}") for i in range(3 * BLOCK + 5)]
-    for start in range(0, len(records), 200):  # appends that fill, cross and open blocks
-        catalog.put(records[start : start + 200])
-    catalog.put([make_record("alice", "r0003", "User likes boats")])  # a removal inside the first block
-    hits = catalog.lexical("alice", "kites", len(records), RecordFilter()).hits
-    assert len(hits) == len(records) - 1 and "r0003" not in {r.id for r, _ in hits}
+def test_catalog_index_merges_segments_in_tiers(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    records = [
+        make_record("alice", f"r{i:04d}", f"User likes kites {i % 7} and knots {i % 3}") for i in range(300)
+    ]
+    for record in records:  # one write each: 300 segments of one document before merging
+        catalog.put([record])
+    catalog.put([make_record("alice", "r0003", "User likes boats")])  # a removal from a merged segment
+    with catalog._read() as db:
+        (ukey,) = db.execute("SELECT ukey FROM users WHERE user_id = 'alice'").fetchone()
+        levels = [level for (level,) in db.execute("SELECT level FROM segments WHERE ukey = ?", (ukey,))]
+    assert max(levels) == 2 and all(levels.count(level) < _postings.FANOUT for level in set(levels))
+    live = [r for r in records if r.id != "r0003"] + [make_record("alice", "r0003", "User likes boats")]
+    for query in ("kites", "knots 2", "boats kites", "likes"):
+        hits = catalog.lexical("alice", query, len(live), RecordFilter()).hits
+        reference = StoreConformance.reference_lexical(live, query)
+        StoreConformance.assert_ranking(hits, reference, len(live))
     catalog.close()
+
+
+def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
+    """A catalog written by the previous release (postings in per-term blocks) is upgraded on open."""
+    path = tmp_path / "catalog.sqlite3"
+    records = [make_record("alice", f"r{i}", f"User likes kites {i % 5}") for i in range(40)]
+    records += [make_record("bob", "b1", "User likes kites and chess")]
+    catalog = SqliteCatalog(path)
+    catalog.put(records)
+    expected = {
+        (u, q): catalog.lexical(u, q, 50, RecordFilter()).hits
+        for u in ("alice", "bob")
+        for q in ("kites 3", "chess")
+    }
+    catalog.close()
+    with sqlite3.connect(path) as db:  # rewrite the index in the schema-1 layout
+        db.execute(
+            "CREATE TABLE postings (ukey INTEGER NOT NULL, term TEXT NOT NULL, block INTEGER NOT NULL, "
+            "n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ukey, term, block)) WITHOUT ROWID"
+        )
+        for ukey, term, data in db.execute("SELECT ukey, term, data FROM term_postings").fetchall():
+            half = len(data) // 16 * 8  # two blocks per term where it has two postings or more
+            for block, piece in enumerate(p for p in (data[:half], data[half:]) if p):
+                db.execute(
+                    "INSERT INTO postings VALUES (?, ?, ?, ?, ?)", (ukey, term, block, len(piece) // 8, piece)
+                )
+        db.execute("DELETE FROM term_postings")
+        db.execute("DELETE FROM segments")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.close()
+    upgraded = SqliteCatalog(path)
+    for (user, query), hits in expected.items():
+        assert upgraded.lexical(user, query, 50, RecordFilter()).hits == hits
+    upgraded.put([make_record("alice", "r40", "User likes kites 3 a lot")])
+    assert "r40" in {r.id for r, _ in upgraded.lexical("alice", "kites 3", 50, RecordFilter()).hits}
+    upgraded.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'postings'").fetchone() == (0,)
+    db.close()
 
 
 # -- ChromaStore specifics -------------------------------------------------------------------------
