@@ -7,6 +7,10 @@ unfiltered query of a user's own collection takes a few milliseconds. Records, t
 BM25 index live in the `SqliteCatalog` (``<prefix>.sqlite3`` in the data directory). Embeddings are
 always passed in: Chroma's own embedding function is never used (it would download a model).
 
+An embedded store keeps the indexes of the most recently used collections loaded, about
+`LOADED_COLLECTIONS` of them (``loaded_collections``), so its memory does not grow with the number of
+users; each collection writes its index to disk at every write, so an unloaded one reloads whole.
+
 Stores written by memagent 0.1 (one shared collection holding each record as JSON metadata) are
 migrated on open: the records move to the catalog and the vectors to the per-user collections, then the
 old collection is dropped. An interrupted migration resumes on the next open.
@@ -17,6 +21,7 @@ chromadb is an optional dependency (``pip install 'memagent[chroma]'``); it is i
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
-__all__ = ["DEFAULT_COLLECTION", "ChromaStore", "ChromaVectors", "catalog_file"]
+__all__ = ["DEFAULT_COLLECTION", "LOADED_COLLECTIONS", "ChromaStore", "ChromaVectors", "catalog_file"]
 
 DEFAULT_COLLECTION = "memagent_memories"
 """Prefix of the collections used when none is named."""
@@ -48,9 +53,17 @@ def catalog_file(collection_name: str) -> str:
     return f"{collection_name}.sqlite3"
 
 
-_MAX_FILES = 1 << 20
+LOADED_COLLECTIONS = 256
+"""Default number of collections an embedded Chroma store keeps loaded (a small one takes about 1.3 MB)."""
+
 _INSTALL_HINT = "ChromaStore needs chromadb: pip install 'memagent[chroma]'"
-_HNSW = {"hnsw": {"space": "cosine"}}
+_ON_DISK = {"sync_threshold": 1, "batch_size": 1}
+"""Write every collection's index to disk at every write: chromadb 1.5 cannot reload a collection it
+unloaded from its cache before the index reached the disk ("Nothing found on disk", or the last writes
+missing from searches). Measured: 2% slower writes at 100k vectors."""
+_HNSW = {"hnsw": {"space": "cosine", **_ON_DISK}}
+_FILE_HEADROOM = 64
+_EVERY_COLLECTION = 1 << 18
 _MIGRATION_PAGE = 1000
 
 
@@ -87,27 +100,55 @@ def _failing(action: str) -> Iterator[None]:
         raise StoreError(f"Chroma failed to {action}: {type(exc).__name__}: {exc}") from exc
 
 
-def _raise_file_limit() -> None:
-    """Raise this process's soft limit on open files to its hard limit (at most 2**20).
+@contextmanager
+def _index_cache(collections: int) -> Iterator[None]:
+    """Size the cache of loaded vector indexes of the Chroma clients started inside this block.
 
-    Chroma keeps the vector indexes of at most a fifth of that limit loaded, and in chromadb 1.5 a
-    collection unloaded before its index reached the disk can fail to answer ("Nothing found on disk").
-    With one collection per user and group, a default limit of 1,024 would unload collections after 200.
+    An embedded chromadb 1.5 client keeps at most a fifth of the process's soft open-file limit of
+    vector indexes loaded (read once, when the client starts) and unloads the least recently used. So
+    the soft limit is set to five times ``collections`` (plus room for the files already open) while
+    the client starts, then put back (or left higher, when the index files need it). Every collection
+    is written to disk at each write (`_HNSW`), so an unloaded one reloads whole.
     """
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows: Chroma reads the C runtime's limit instead
+        yield
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    ceiling = _MAX_FILES if hard == resource.RLIM_INFINITY else min(hard, _MAX_FILES)
-    for target in (ceiling, min(ceiling, 10240)):  # macOS refuses more than OPEN_MAX (10,240)
-        if soft == resource.RLIM_INFINITY or soft >= target:
-            return
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            return
-        except (OSError, ValueError):  # pragma: no cover - platform-dependent
-            continue
+    wanted = max(5 * max(1, collections), _open_files() + _FILE_HEADROOM)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError):  # pragma: no cover - platform-dependent
+        yield
+        return
+    try:
+        yield
+    finally:
+        keep = soft == resource.RLIM_INFINITY or soft >= wanted
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft if keep else wanted, hard))
+
+
+def _open_files() -> int:
+    """How many files this process has open (0 where the system does not say)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - not Linux
+        return 0
+
+
+def _keep_on_disk(collection: Collection) -> None:
+    """Make a collection created by an earlier memagent (Chroma's default: written to disk every 1,000
+    items) write its index at every write, and write it now by storing one of its vectors again."""
+    hnsw = (collection.configuration or {}).get("hnsw") or {}
+    if all(hnsw.get(key) == value for key, value in _ON_DISK.items()):
+        return
+    collection.modify(configuration={"hnsw": dict(_ON_DISK)})  # type: ignore[arg-type]
+    sample = collection.get(limit=1, include=["embeddings"])
+    if sample["ids"]:
+        collection.upsert(ids=sample["ids"], embeddings=sample["embeddings"])
 
 
 def _close_client(client: Any) -> None:
@@ -159,6 +200,7 @@ class ChromaVectors:
                         if _not_found(exc):
                             return None
                         raise
+                _keep_on_disk(found)
             self._collections[name] = found
             return found
 
@@ -281,12 +323,22 @@ class ChromaStore(IndexedStore):
         self._migrate_legacy()
 
     @classmethod
-    def persistent(cls, path: str | Path, collection_name: str = DEFAULT_COLLECTION) -> ChromaStore:
-        """A store saved under directory ``path`` (created if missing): Chroma's files and the catalog."""
+    def persistent(
+        cls,
+        path: str | Path,
+        collection_name: str = DEFAULT_COLLECTION,
+        *,
+        loaded_collections: int = LOADED_COLLECTIONS,
+    ) -> ChromaStore:
+        """A store saved under directory ``path`` (created if missing): Chroma's files and the catalog.
+
+        At most about ``loaded_collections`` collections (two per user) stay loaded in memory; the least
+        recently used are unloaded and read from disk again when needed. The first store opened on a
+        directory in a process sets this for every later one.
+        """
         chromadb = _chromadb()
         directory = Path(path).expanduser()
-        _raise_file_limit()
-        with _failing(f"open a persistent client at {str(path)!r}"):
+        with _failing(f"open a persistent client at {str(path)!r}"), _index_cache(loaded_collections):
             client = chromadb.PersistentClient(path=str(directory), settings=_settings())
         return cls._owning(
             client, directory / catalog_file(collection_name), collection_name, drop_on_close=False
@@ -296,8 +348,8 @@ class ChromaStore(IndexedStore):
     def ephemeral(cls) -> ChromaStore:
         """An in-memory store for tests: its own collections, dropped on `close`, and an in-memory catalog."""
         chromadb = _chromadb()
-        _raise_file_limit()
-        with _failing("open an in-memory client"):
+        # An in-memory collection that Chroma unloads is lost: keep as many loaded as the system allows.
+        with _failing("open an in-memory client"), _index_cache(_EVERY_COLLECTION):
             client = chromadb.EphemeralClient(settings=_settings())
         return cls._owning(client, None, f"memagent_{uuid.uuid4().hex}", drop_on_close=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from memagent._demo import sample_history_path
 from memagent.cli import app
 from memagent.replay.jsonl import write_turns
+from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.synthetic import synthetic_history
 
 pytestmark = pytest.mark.integration
@@ -109,6 +111,20 @@ def _synthetic_history(path: Path, sessions: int) -> int:
     return len(turns)
 
 
+def _stored_turns(catalog: Path) -> int:
+    """Raw turns committed to the catalog so far (read while another process writes it)."""
+    if not catalog.exists():
+        return 0
+    db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1.0)
+    try:
+        (count,) = db.execute("SELECT count(*) FROM records WHERE kind = 'turn'").fetchone()
+    except sqlite3.Error:  # created but not yet initialised
+        return 0
+    finally:
+        db.close()
+    return int(count)
+
+
 def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     history = tmp_path / "history.jsonl"
     total = _synthetic_history(history, sessions=150)
@@ -126,11 +142,10 @@ def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     ]
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sqlite = data / "chroma" / "chroma.sqlite3"
+    catalog = data / "chroma" / catalog_file(DEFAULT_COLLECTION)
     deadline = time.time() + 120
-    while time.time() < deadline and (not sqlite.exists() or sqlite.stat().st_size < 400_000):
-        time.sleep(0.2)
-    time.sleep(1.0)
+    while time.time() < deadline and proc.poll() is None and _stored_turns(catalog) < total // 4:
+        time.sleep(0.05)
     killed_midway = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
