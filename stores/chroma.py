@@ -21,11 +21,13 @@ chromadb is an optional dependency (``pip install 'memagent[chroma]'``); it is i
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 __all__ = ["DEFAULT_COLLECTION", "LOADED_COLLECTIONS", "ChromaStore", "ChromaVectors", "catalog_file"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "memagent_memories"
 """Prefix of the collections used when none is named."""
@@ -63,6 +67,7 @@ unloaded from its cache before the index reached the disk ("Nothing found on dis
 missing from searches). Measured: 2% slower writes at 100k vectors."""
 _HNSW = {"hnsw": {"space": "cosine", **_ON_DISK}}
 _FILE_HEADROOM = 64
+_SEGMENTS_INDEX = "memagent_segments_by_collection"
 _EVERY_COLLECTION = 1 << 18
 _MIGRATION_PAGE = 1000
 
@@ -137,6 +142,21 @@ def _open_files() -> int:
         return len(os.listdir("/proc/self/fd"))
     except OSError:  # pragma: no cover - not Linux
         return 0
+
+
+def _index_segment_lookups(database: Path) -> None:
+    """Index Chroma's segments by collection in an embedded database (idempotent).
+
+    chromadb 1.5 looks up a collection's segments by collection id on every query and write, and its
+    ``segments`` table has no index on that column: with a collection per user and group, each query
+    scanned every collection's segments (0.7-1.1 ms of CPU a query at 2,000 collections, measured). An
+    index changes no result. Failing to add it only costs that time, so it is logged, not raised.
+    """
+    try:
+        with closing(sqlite3.connect(database, timeout=30.0)) as db, db:
+            db.execute(f"CREATE INDEX IF NOT EXISTS {_SEGMENTS_INDEX} ON segments (collection)")
+    except sqlite3.Error as exc:  # pragma: no cover - a read-only or locked database
+        logger.warning("could not index Chroma's segments by collection in %s: %s", database, exc)
 
 
 def _keep_on_disk(collection: Collection) -> None:
@@ -340,6 +360,7 @@ class ChromaStore(IndexedStore):
         directory = Path(path).expanduser()
         with _failing(f"open a persistent client at {str(path)!r}"), _index_cache(loaded_collections):
             client = chromadb.PersistentClient(path=str(directory), settings=_settings())
+        _index_segment_lookups(directory / "chroma.sqlite3")
         return cls._owning(
             client, directory / catalog_file(collection_name), collection_name, drop_on_close=False
         )

@@ -473,3 +473,13 @@ def test_open_store_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
     port = _free_port()
     with pytest.raises(StoreError, match=f"reach the Chroma server at http://{_HOST}:{port}"):
         open_store(f"http://{_HOST}:{port}", catalog=tmp_path / "catalog.sqlite3")
+
+
+@pytest.mark.integration
+def test_persistent_store_indexes_chromas_segment_lookups(tmp_path: Path) -> None:
+    with ChromaStore.persistent(tmp_path / "db"):
+        pass
+    with sqlite3.connect(tmp_path / "db" / "chroma.sqlite3") as db:
+        plan = db.execute("EXPLAIN QUERY PLAN SELECT id FROM segments WHERE collection = 'x'").fetchall()
+    db.close()
+    assert any("memagent_segments_by_collection" in str(row) for row in plan)
