@@ -269,8 +269,8 @@ class RecordCatalog(Protocol):
         """Ids of at most ``limit`` records passing ``flt``."""
         ...
 
-    def count(self, user_id: str, flt: RecordFilter | None = None) -> int:
-        """Records passing ``flt``."""
+    def count(self, user_id: str, flt: RecordFilter | None = None, *, at_most: int | None = None) -> int:
+        """Records passing ``flt``, counted no further than ``at_most``."""
         ...
 
     def lexical(

@@ -494,19 +494,23 @@ class SqliteCatalog:
             ).fetchall()
         return [rid for (rid,) in rows]
 
-    def count(self, user_id: str, flt: RecordFilter | None = None) -> int:
-        """How many records of ``user_id`` pass ``flt`` (all of them when None)."""
+    def count(self, user_id: str, flt: RecordFilter | None = None, *, at_most: int | None = None) -> int:
+        """How many records of ``user_id`` pass ``flt`` (all of them when None), counting no further than
+        ``at_most`` (a bounded count reads at most that many index entries)."""
         with self._read() as db:
             ukey = self._ukey(db, user_id)
             if ukey is None or (flt is not None and flt.is_empty):
                 return 0
             if flt is None:
                 (count,) = db.execute("SELECT records FROM users WHERE ukey = ?", (ukey,)).fetchone()
-                return int(count)
+                return int(count) if at_most is None else min(int(count), at_most)
             condition, params = where(flt, ukey)
-            (count,) = db.execute(
-                f"SELECT count(*) FROM records WHERE ukey = ? AND {condition}", (ukey, *params)
-            ).fetchone()
+            if at_most is None:
+                sql, args = f"SELECT count(*) FROM records WHERE ukey = ? AND {condition}", (ukey, *params)
+            else:
+                sql = f"SELECT count(*) FROM (SELECT 1 FROM records WHERE ukey = ? AND {condition} LIMIT ?)"
+                args = (ukey, *params, at_most)
+            (count,) = db.execute(sql, args).fetchone()
         return int(count)
 
     def users(self) -> list[str]:

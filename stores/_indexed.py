@@ -277,9 +277,9 @@ class IndexedStore(MemoryStore):
     ) -> list[tuple[MemoryRecord, float]] | None:
         """The ``k`` nearest records of ``group`` passing ``flt`` by exact ranking of every one of them,
         or None when more than ``limit`` pass."""
-        ids = self.catalog.find_ids(user_id, flt, limit=limit + 1)
-        if len(ids) > limit:
+        if self.catalog.count(user_id, flt, at_most=limit + 1) > limit:
             return None
+        ids = self.catalog.find_ids(user_id, flt, limit=limit)
         if not ids:
             return []
         return self._resolve(user_id, self.vectors.query(user_id, group, query, min(k, len(ids)), ids), flt)
