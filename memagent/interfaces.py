@@ -241,12 +241,29 @@ class RecordCatalog(Protocol):
     replace it for deployments shared by several processes.
     """
 
-    def put(self, records: Sequence[MemoryRecord], updated: Sequence[MemoryRecord] = ()) -> None:
-        """Insert or replace ``records`` and replace ``updated`` ones (same content and kind), atomically."""
+    def put(
+        self,
+        records: Sequence[MemoryRecord],
+        vectors: np.ndarray | None = None,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
+        """Insert or replace ``records``, each with its vector (a row of ``vectors``), and replace
+        ``updated`` ones (same content and kind), atomically."""
+        ...
+
+    def nearest(
+        self, user_id: str, flt: RecordFilter, vector: np.ndarray, k: int, *, limit: int
+    ) -> list[tuple[str, float]] | None:
+        """The ``k`` records passing ``flt`` nearest to ``vector``, ranked exactly from their stored
+        vectors (id, cosine), or None when more than ``limit`` pass."""
         ...
 
     def get(self, user_id: str, ids: Sequence[str], flt: RecordFilter | None = None) -> list[MemoryRecord]:
         """Records by id (passing ``flt``), in the order given."""
+        ...
+
+    def passing(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> set[str]:
+        """Which of these ids are records passing ``flt`` (without decoding them)."""
         ...
 
     def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
@@ -308,10 +325,9 @@ class VectorIndex(Protocol):
         """Remove the vectors of ``ids`` (unknown ids are ignored)."""
         ...
 
-    def query(
-        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``n`` nearest ids (among ``ids``, when given) with their cosine similarity, best first."""
+    def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids with their cosine similarity, best first (approximate where the index
+        is)."""
         ...
 
     def drop_user(self, user_id: str) -> None:

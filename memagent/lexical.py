@@ -121,10 +121,19 @@ def score_postings(
         weights.append(term_idf * tf / (tf + norm))
     if not docs:
         return np.zeros(0, dtype=np.uint32), np.zeros(0), 0.0
-    all_docs = np.concatenate(docs)
+    all_docs = np.concatenate(docs).astype(np.int64)
     all_weights = np.concatenate(weights)
-    unique, inverse = np.unique(all_docs, return_inverse=True)
-    scores = np.bincount(inverse, weights=all_weights, minlength=unique.size)
+    low = int(all_docs.min())
+    span = int(all_docs.max()) - low + 1
+    if span <= 4 * all_docs.size + 4096:  # dense enough: one pass over an array of the span, no sort
+        offsets = all_docs - low
+        present = np.bincount(offsets, minlength=span) > 0
+        unique = (np.flatnonzero(present) + low).astype(np.uint32)
+        scores = np.bincount(offsets, weights=all_weights, minlength=span)[present]
+    else:
+        found, inverse = np.unique(all_docs, return_inverse=True)
+        unique = found.astype(np.uint32)
+        scores = np.bincount(inverse, weights=all_weights, minlength=found.size)
     return unique, scores, full_match_score(idfs, k1=k1)
 
 

@@ -39,12 +39,22 @@ from memagent.interfaces import LexicalHits
 from memagent.lexical import clip_u16, query_terms, score_postings, term_counts
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, as_utc
 
-from . import _postings
+from . import _postings, _stored_vectors
+from ._vectors import top_n
 
-__all__ = ["SqliteCatalog", "microseconds"]
+__all__ = ["SqliteCatalog", "best_documents", "microseconds"]
 
 _SCHEMA_VERSION = "2"
-_MIGRATIONS = {"1": _postings.migrate_blocks}
+
+
+def _from_schema_1(db: sqlite3.Connection) -> None:
+    """Schema 1 had postings in per-term blocks and no vectors: move the postings into segments and
+    note that the vectors must be copied in from the vector index (`SqliteCatalog.vectors_missing`)."""
+    _postings.migrate_blocks(db)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('vectors', 'missing')")
+
+
+_MIGRATIONS = {"1": _from_schema_1}
 """Older schema versions this catalog upgrades on open (in one transaction), by what upgrades them."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -184,6 +194,19 @@ _ORDER_SQL = {
 }
 
 
+def best_documents(docs: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the ``count`` best documents: highest score first, and of equal scores the newer
+    (higher document number) first. Only the best are sorted, so a common term's long postings cost
+    one partition."""
+    if count < docs.size:
+        candidates = np.argpartition(-scores, count - 1)[:count]
+        candidates = np.flatnonzero(scores >= scores[candidates].min())  # every tie at the cut
+    else:
+        candidates = np.arange(docs.size)
+    order = np.lexsort((-docs[candidates].astype(np.int64), -scores[candidates]))
+    return candidates[order][:count]
+
+
 def _decode(body: str) -> MemoryRecord:
     try:
         return MemoryRecord.model_validate_json(body)
@@ -216,7 +239,7 @@ class SqliteCatalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA + _postings.SCHEMA)  # idempotent; commits on its own
+            self._db.executescript(_SCHEMA + _postings.SCHEMA + _stored_vectors.SCHEMA)  # idempotent
             self._install_planner_hints()
             with self._write() as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -277,17 +300,30 @@ class SqliteCatalog:
         return None if row is None else int(row[0])
 
     # --------------------------------------------------------------------------------------- write
-    def put(self, records: Sequence[MemoryRecord], updated: Sequence[MemoryRecord] = ()) -> None:
-        """Insert or replace ``records`` (a repeated id keeps its last occurrence) and replace the stored
-        ``updated`` ones (same content and kind, other fields changed), all in one transaction.
+    def put(
+        self,
+        records: Sequence[MemoryRecord],
+        vectors: np.ndarray | None = None,
+        updated: Sequence[MemoryRecord] = (),
+    ) -> None:
+        """Insert or replace ``records`` (a repeated id keeps its last occurrence), each with its vector
+        (row ``i`` of ``vectors``, unit length), and replace the stored ``updated`` ones (same content and
+        kind, other fields changed; their vectors stay), all in one transaction.
 
         Raises:
-            StoreError: An updated record is not stored or changed its content or kind; SQLite failed.
+            StoreError: ``vectors`` does not hold one row per record, an updated record is not stored or
+                changed its content or kind, or SQLite failed.
         """
-        by_user: dict[str, dict[str, MemoryRecord]] = defaultdict(dict)
-        for record in records:
+        if records and (vectors is None or len(vectors) != len(records)):
+            raise StoreError(
+                f"the catalog needs one vector per record, got {len(records)} records and "
+                f"{'no' if vectors is None else len(vectors)} vectors"
+            )
+        by_user: dict[str, dict[str, tuple[MemoryRecord, np.ndarray]]] = defaultdict(dict)
+        for index, record in enumerate(records):
+            assert vectors is not None
             by_user[record.user_id].pop(record.id, None)
-            by_user[record.user_id][record.id] = record
+            by_user[record.user_id][record.id] = (record, vectors[index])
         changed: dict[str, list[MemoryRecord]] = defaultdict(list)
         for record in updated:
             changed[record.user_id].append(record)
@@ -304,7 +340,10 @@ class SqliteCatalog:
                 f"the catalog {self.location} failed to store {len(records)} records: {exc}"
             ) from exc
 
-    def _put_user(self, db: sqlite3.Connection, user_id: str, records: list[MemoryRecord]) -> None:
+    def _put_user(
+        self, db: sqlite3.Connection, user_id: str, batch: list[tuple[MemoryRecord, np.ndarray]]
+    ) -> None:
+        records = [record for record, _ in batch]
         db.execute("INSERT OR IGNORE INTO users (user_id) VALUES (?)", (user_id,))
         ukey, count, length, next_doc = db.execute(
             "SELECT ukey, records, length, next_doc FROM users WHERE user_id = ?", (user_id,)
@@ -319,7 +358,9 @@ class SqliteCatalog:
             existing.update((rid, (doc, size, content)) for rid, doc, size, content in rows)
         added: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         removed: dict[str, list[int]] = defaultdict(list)
+        gone_docs: list[int] = []
         rows_out: list[tuple[Any, ...]] = []
+        docs: list[int] = []
         for record in records:
             old = existing.get(record.id)
             if old is not None and old[2] == record.content:
@@ -328,6 +369,7 @@ class SqliteCatalog:
                 if old is not None:  # new text: the old document leaves the index
                     for term in term_counts(old[2]):
                         removed[term].append(old[0])
+                    gone_docs.append(old[0])
                     count -= 1
                     length -= old[1]
                 counts = term_counts(record.content)
@@ -338,6 +380,7 @@ class SqliteCatalog:
                 for term, tf in counts.items():
                     added[term].append((doc, clip_u16(tf), clip_u16(size)))
             rows_out.append(self._row(ukey, doc, size, record))
+            docs.append(doc)
         for chunk in _chunks(list(existing)):  # replaced records leave; new ones have nothing to remove
             db.execute(f"DELETE FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))})", (ukey, *chunk))
             db.execute(f"DELETE FROM sources WHERE ukey = ? AND id IN ({_marks(len(chunk))})", (ukey, *chunk))
@@ -348,6 +391,8 @@ class SqliteCatalog:
         )
         _postings.remove(db, ukey, removed)
         _postings.append(db, ukey, added)
+        _stored_vectors.drop_docs(db, ukey, gone_docs)
+        _stored_vectors.write(db, ukey, docs, np.stack([vector for _, vector in batch]))
         db.execute(
             "UPDATE users SET records = ?, length = ?, next_doc = ? WHERE ukey = ?",
             (count, length, next_doc, ukey),
@@ -407,6 +452,7 @@ class SqliteCatalog:
                 for table in ("records", "sources", "users"):
                     db.execute(f"DELETE FROM {table} WHERE ukey = ?", (ukey,))
                 _postings.drop_user(db, ukey)
+                _stored_vectors.drop_user(db, ukey)
                 return int(count)
         except sqlite3.Error as exc:
             raise StoreError(f"the catalog {self.location} failed to delete user {user_id!r}: {exc}") from exc
@@ -434,6 +480,24 @@ class SqliteCatalog:
                     record = _decode(body)
                     found[record.id] = record
         return [found[i] for i in wanted if i in found and (flt is None or flt.matches(found[i]))]
+
+    def passing(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> set[str]:
+        """Which of these ids are records of ``user_id`` passing ``flt`` (nothing is decoded)."""
+        out: set[str] = set()
+        if flt.is_empty:
+            return out
+        with self._read() as db:
+            ukey = self._ukey(db, user_id)
+            if ukey is None:
+                return out
+            condition, params = where(flt, ukey)
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = db.execute(
+                    f"SELECT id FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))}) AND {condition}",
+                    (ukey, *chunk, *params),
+                )
+                out.update(rid for (rid,) in rows)
+        return out
 
     def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
         """The stored kind of each of these ids (unknown ids are left out)."""
@@ -493,6 +557,77 @@ class SqliteCatalog:
                 f"SELECT id FROM records WHERE ukey = ? AND {condition} LIMIT ?", (ukey, *params, limit)
             ).fetchall()
         return [rid for (rid,) in rows]
+
+    def nearest(
+        self, user_id: str, flt: RecordFilter, vector: np.ndarray, k: int, *, limit: int
+    ) -> list[tuple[str, float]] | None:
+        """The ``k`` records of ``user_id`` passing ``flt`` with the highest cosine to ``vector`` (unit
+        length), ranked exactly from their stored vectors, best first, ties by id; None when more than
+        ``limit`` records pass.
+
+        Raises:
+            StoreError: A passing record has no stored vector, or it is of another dimension.
+        """
+        if k <= 0 or flt.is_empty:
+            return []
+        if self.count(user_id, flt, at_most=limit + 1) > limit:
+            return None
+        with self._read() as db:
+            ukey = self._ukey(db, user_id)
+            if ukey is None:
+                return []
+            condition, params = where(flt, ukey)
+            rows = db.execute(
+                f"SELECT id, doc FROM records WHERE ukey = ? AND {condition} LIMIT ?", (ukey, *params, limit)
+            ).fetchall()
+            stored = _stored_vectors.read(db, ukey, [doc for _, doc in rows])
+        if not rows:
+            return []
+        if len(stored) < len(rows):
+            raise StoreError(
+                f"the catalog {self.location} lacks the vectors of {len(rows) - len(stored)} records of user "
+                f"{user_id!r}; reopen the store to copy them in from its vector index"
+            )
+        matrix = np.stack([stored[doc] for _, doc in rows])
+        if matrix.shape[1] != vector.shape[0]:
+            raise StoreError(
+                f"query embedding has dimension {vector.shape[0]}, "
+                f"the store holds dimension {matrix.shape[1]}"
+            )
+        return top_n([rid for rid, _ in rows], matrix @ vector, k)
+
+    @property
+    def vectors_missing(self) -> bool:
+        """True when the catalog was upgraded from a schema without vectors and they are not copied in yet
+        (`store_vectors`, then `vectors_copied`)."""
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
+        return row is not None and row[0] == "missing"
+
+    def store_vectors(self, user_id: str, ids: Sequence[str], matrix: np.ndarray) -> None:
+        """Store the vectors of records already in the catalog (row ``i`` is ``ids[i]``'s); unknown ids are
+        skipped."""
+        try:
+            with self._write() as db:
+                ukey = self._ukey(db, user_id)
+                if ukey is None:
+                    return
+                doc_of: dict[str, int] = {}
+                for chunk in _chunks(list(ids)):
+                    rows = db.execute(
+                        f"SELECT id, doc FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
+                        (ukey, *chunk),
+                    )
+                    doc_of.update((rid, int(doc)) for rid, doc in rows)
+                known = [i for i, rid in enumerate(ids) if rid in doc_of]
+                _stored_vectors.write(db, ukey, [doc_of[ids[i]] for i in known], matrix[known])
+        except sqlite3.Error as exc:
+            raise StoreError(f"the catalog {self.location} failed to store vectors: {exc}") from exc
+
+    def vectors_copied(self) -> None:
+        """Note that every record's vector is stored (after an upgrade from schema 1)."""
+        with self._write() as db:
+            db.execute("DELETE FROM meta WHERE key = 'vectors'")
 
     def count(self, user_id: str, flt: RecordFilter | None = None, *, at_most: int | None = None) -> int:
         """How many records of ``user_id`` pass ``flt`` (all of them when None), counting no further than
@@ -573,49 +708,41 @@ class SqliteCatalog:
         k: int,
         flt: RecordFilter,
     ) -> list[tuple[MemoryRecord, float]]:
-        """The ``k`` best-scored documents whose records pass ``flt``, ties at the cut broken by id.
+        """The ``k`` best-scored documents whose records pass ``flt``; equal scores put the newer document
+        first.
 
-        The ranking is walked in growing windows reading only the id of each passing document, until
-        ``k`` pass; then the documents tied with the ``k``-th are read too (only their ids), and only
-        the ``k`` winners are decoded.
+        Only the best few documents are put in order (`best_documents`); their records are checked
+        against ``flt`` by id in SQL, widening the window until ``k`` pass, and only the ``k`` winners are
+        decoded.
         """
-        order = np.lexsort((docs, -scores))  # best first; ties by document number
-        ranked = scores[order]
         condition, params = where(flt, ukey)
-
-        def passing_ids(picked: np.ndarray) -> list[tuple[str, int, float]]:
-            score_of = {int(d): float(v) for d, v in zip(docs[picked], scores[picked], strict=True)}
-            out: list[tuple[str, int, float]] = []
+        passing: list[tuple[int, float]] = []
+        checked = 0
+        width = k + max(8, k // 4)
+        while len(passing) < k and checked < docs.size:
+            window = best_documents(docs, scores, checked + width)[checked:]
+            checked += window.size
+            width *= 4
+            score_of = {int(docs[i]): float(scores[i]) for i in window}
+            found: set[int] = set()
             for chunk in _chunks(list(score_of)):
                 rows = db.execute(
-                    f"SELECT id, doc FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))}) "
+                    f"SELECT doc FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))}) "
                     f"AND {condition}",
                     (ukey, *chunk, *params),
                 )
-                out += [(rid, int(doc), score_of[int(doc)]) for rid, doc in rows]
-            return out
-
-        found: list[tuple[str, int, float]] = []
-        start, width = 0, k + max(8, k // 4)
-        while start < order.size and len(found) < k:
-            found += passing_ids(order[start : start + width])
-            start += width
-            width *= 4
-        if len(found) >= k and start < order.size:  # the documents tied with the k-th are read too
-            kth = sorted((score for _, _, score in found), reverse=True)[k - 1]
-            end = int(np.searchsorted(-ranked, -kth, side="right"))
-            if end > start:
-                found += passing_ids(order[start:end])
-        found.sort(key=lambda hit: (-hit[2], hit[0]))
-        winners = found[:k]
-        decoded: dict[str, MemoryRecord] = {}
-        for chunk in _chunks([doc for _, doc, _ in winners]):
+                found.update(int(doc) for (doc,) in rows)
+            passing += [(doc, score) for doc, score in score_of.items() if doc in found]
+        winners = passing[:k]
+        decoded: dict[int, MemoryRecord] = {}
+        for chunk in _chunks([doc for doc, _ in winners]):
             rows = db.execute(
-                f"SELECT body FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))})", (ukey, *chunk)
+                f"SELECT doc, body FROM records WHERE ukey = ? AND doc IN ({_marks(len(chunk))})",
+                (ukey, *chunk),
             )
-            decoded.update((r.id, r) for r in map(_decode, (body for (body,) in rows)))
+            decoded.update((int(doc), _decode(body)) for doc, body in rows)
         return [
-            (decoded[rid], score) for rid, _, score in winners if rid in decoded and flt.matches(decoded[rid])
+            (decoded[doc], score) for doc, score in winners if doc in decoded and flt.matches(decoded[doc])
         ]
 
     def close(self) -> None:

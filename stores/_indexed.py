@@ -11,10 +11,10 @@ catalog first (the user's records vanish from every read at once), then the vect
 `delete_user` removes even when the catalog no longer knows the user.
 
 Vectors live in two groups per user, raw turns and extracted memories, so that a search for memories
-never wades through the (far more numerous) turns. In a group where few records pass a search's filter
-(the catalog lists them from its indexes), a dense search ranks exactly those; elsewhere it asks for a
-few more approximate neighbours than it needs, resolves them through the catalog, keeps those whose
-records pass the filter, and widens the request until enough pass.
+never wades through the (far more numerous) turns. In a group where few records pass a search's filter,
+a dense search ranks exactly those, from the copy of their vectors the catalog keeps; elsewhere it asks
+the vector index for a few more approximate neighbours than it needs, checks their records against the
+filter in the catalog, and widens the request until enough pass. Only the results are decoded.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def _best(hits: list[tuple[MemoryRecord, float]], k: int) -> list[tuple[MemoryRe
     return sorted(hits, key=lambda pair: (-pair[1], pair[0].id))[:k]
 
 
+def _best_ids(hits: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    """The ``k`` best (id, similarity) pairs: highest similarity first, ties by id."""
+    return sorted(hits, key=lambda pair: (-pair[1], pair[0]))[:k]
+
+
 def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
     """``flt`` narrowed to the kinds held by ``group``."""
     kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
@@ -100,7 +105,7 @@ class IndexedStore(MemoryStore):
             raise ConfigError(f"put got {len(records)} records but {len(embeddings)} embeddings")
         if not records:
             with self._writing:
-                self.catalog.put([], updated)
+                self.catalog.put([], updated=updated)
             return
         matrix = unit_rows(embeddings, "embeddings given to put")
         latest: dict[tuple[str, str], int] = {}
@@ -125,7 +130,8 @@ class IndexedStore(MemoryStore):
                         moved.append((user_id, group_of(old), record.id))
                 for group, members in by_group.items():
                     self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
-            self.catalog.put([records[i] for i in latest.values()], updated)
+            kept = list(latest.values())
+            self.catalog.put([records[i] for i in kept], matrix[kept], updated=updated)
             for user_id, group, record_id in moved:
                 self.vectors.delete(user_id, group, [record_id])
 
@@ -196,8 +202,8 @@ class IndexedStore(MemoryStore):
     ) -> list[tuple[MemoryRecord, float]]:
         """The ``k`` records of ``user_id`` passing ``filter`` nearest to ``embedding``, best first.
 
-        In a group where at most `FEW_PASSING` records (or ``2 * k``) pass the filter (the catalog
-        lists their ids), exactly those are ranked. The other groups are asked for ``n`` approximate
+        In a group where at most `FEW_PASSING` records (or ``2 * k``) pass the filter, exactly those are
+        ranked, from the catalog's copy of their vectors. The other groups are asked for ``n`` approximate
         neighbours; the best ``n`` of them are resolved through the catalog in one lookup. When fewer
         than ``k`` pass, the records passing the filter are ranked exactly if there are at most
         `EXACT_RANKING_LIMIT` of them, and otherwise ``n`` grows until ``k`` pass or the groups run out.
@@ -212,7 +218,7 @@ class IndexedStore(MemoryStore):
         for group in GROUPS:
             narrowed = _group_filter(flt, group)
             if narrowed.kinds:
-                exact = self._exactly(user_id, group, query, k, narrowed, limit=few)
+                exact = self._exactly(user_id, query, k, narrowed, limit=few)
                 if exact is None:
                     approximate.append(group)
                 else:
@@ -236,11 +242,11 @@ class IndexedStore(MemoryStore):
                 exhausted = exhausted and len(found) < n
                 nearest += [(rid, score, group) for rid, score in found]
             nearest.sort(key=lambda hit: (-hit[1], hit[0]))
-            passing = self._resolve_groups(user_id, nearest[:n], narrowed)
-            if len(passing) >= k:
-                return passing[:k]
-            if exhausted:  # every neighbour is known: resolve the rest too
-                return _best(passing + self._resolve_groups(user_id, nearest[n:], narrowed), k)
+            passing = self._passing(user_id, nearest[:n], narrowed)
+            if exhausted:  # every neighbour is known: check the rest too
+                passing += self._passing(user_id, nearest[n:], narrowed)
+            if len(passing) >= k or exhausted:
+                return self._resolve(user_id, _best_ids(passing, k), flt)
             if not checked_selectivity:
                 checked_selectivity = True
                 exact = self._rank_exactly(user_id, query, k, flt, groups)
@@ -248,14 +254,17 @@ class IndexedStore(MemoryStore):
                     return exact
             n *= 4
 
-    def _resolve_groups(
+    def _passing(
         self, user_id: str, hits: list[tuple[str, float, str]], narrowed: dict[str, RecordFilter]
-    ) -> list[tuple[MemoryRecord, float]]:
-        """Records of ``hits`` (id, similarity, group) that pass their group's filter, best first."""
-        out: list[tuple[MemoryRecord, float]] = []
+    ) -> list[tuple[str, float]]:
+        """The (id, similarity) of ``hits`` (id, similarity, group) whose records pass their group's
+        filter (checked in the catalog; nothing is decoded)."""
+        out: list[tuple[str, float]] = []
         for group, flt in narrowed.items():
-            out += self._resolve(user_id, [(rid, score) for rid, score, g in hits if g == group], flt)
-        return _best(out, len(out))
+            of_group = [(rid, score) for rid, score, g in hits if g == group]
+            passing = self.catalog.passing(user_id, [rid for rid, _ in of_group], flt)
+            out += [(rid, score) for rid, score in of_group if rid in passing]
+        return out
 
     def _rank_exactly(
         self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, groups: list[str]
@@ -264,25 +273,19 @@ class IndexedStore(MemoryStore):
         `EXACT_RANKING_LIMIT` of them pass in a group."""
         hits: list[tuple[MemoryRecord, float]] = []
         for group in groups:
-            exact = self._exactly(
-                user_id, group, query, k, _group_filter(flt, group), limit=EXACT_RANKING_LIMIT
-            )
+            exact = self._exactly(user_id, query, k, _group_filter(flt, group), limit=EXACT_RANKING_LIMIT)
             if exact is None:
                 return None
             hits += exact
         return _best(hits, k)
 
     def _exactly(
-        self, user_id: str, group: str, query: np.ndarray, k: int, flt: RecordFilter, *, limit: int
+        self, user_id: str, query: np.ndarray, k: int, flt: RecordFilter, *, limit: int
     ) -> list[tuple[MemoryRecord, float]] | None:
-        """The ``k`` nearest records of ``group`` passing ``flt`` by exact ranking of every one of them,
-        or None when more than ``limit`` pass."""
-        if self.catalog.count(user_id, flt, at_most=limit + 1) > limit:
-            return None
-        ids = self.catalog.find_ids(user_id, flt, limit=limit)
-        if not ids:
-            return []
-        return self._resolve(user_id, self.vectors.query(user_id, group, query, min(k, len(ids)), ids), flt)
+        """The ``k`` nearest records passing ``flt`` by exact ranking of every one of them (from the
+        catalog's copy of their vectors), or None when more than ``limit`` pass."""
+        hits = self.catalog.nearest(user_id, flt, query, k, limit=limit)
+        return None if hits is None else self._resolve(user_id, hits, flt)
 
     def _resolve(
         self, user_id: str, hits: list[tuple[str, float]], flt: RecordFilter

@@ -111,10 +111,8 @@ class NumpyVectors:
             for record_id in ids if shelf is not None else ():
                 shelf.delete(record_id)
 
-    def query(
-        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``n`` nearest ids (among ``ids``, when given), exact."""
+    def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids, exact."""
         with self._lock:
             shelf = self._groups.get((user_id, group))
             if shelf is None or not shelf.ids or n <= 0:
@@ -124,13 +122,8 @@ class NumpyVectors:
                     f"query embedding has dimension {vector.shape[0]}, "
                     f"the store holds dimension {shelf.dimension}"
                 )
-            if ids is None:
-                names = list(shelf.ids)
-                scores = shelf.matrix[: len(names)] @ vector
-            else:
-                rows = [shelf.rows[i] for i in dict.fromkeys(ids) if i in shelf.rows]
-                names = [shelf.ids[r] for r in rows]
-                scores = shelf.matrix[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
+            names = list(shelf.ids)
+            scores = shelf.matrix[: len(names)] @ vector
         return top_n(names, scores, n)
 
     def drop_user(self, user_id: str) -> None:

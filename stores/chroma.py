@@ -37,7 +37,6 @@ from pydantic import ValidationError
 from memagent.errors import ConfigError, MemAgentError, StoreError
 from memagent.stores._catalog import SqliteCatalog
 from memagent.stores._indexed import GROUPS, IndexedStore
-from memagent.stores._vectors import top_n
 from memagent.types import MemoryRecord
 
 if TYPE_CHECKING:
@@ -242,42 +241,32 @@ class ChromaVectors:
             with _failing(f"delete {len(ids)} vectors"):
                 collection.delete(ids=list(ids))
 
-    def query(
-        self, user_id: str, group: str, vector: np.ndarray, n: int, ids: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """The ``n`` nearest ids (among ``ids``, when given); similarity is ``1 - cosine distance``."""
+    def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids; similarity is ``1 - cosine distance``."""
         collection = self._collection(user_id, group, create=False)
-        if collection is None or n <= 0 or (ids is not None and not ids):
+        if collection is None or n <= 0:
             return []
         with _failing("query the vectors"):
-            try:
-                result = collection.query(
-                    query_embeddings=[vector],
-                    n_results=n,
-                    ids=list(dict.fromkeys(ids)) if ids is not None else None,
-                    include=["distances"],
-                )
-            except Exception:
-                if ids is None:
-                    raise
-                return self._exact(collection, vector, n, ids)  # an id without a vector
+            result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
         found = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         pairs = [(i, 1.0 - float(d)) for i, d in zip(found, distances, strict=True)]
         pairs.sort(key=lambda pair: (-pair[1], pair[0]))
         return pairs
 
-    @staticmethod
-    def _exact(
-        collection: Collection, vector: np.ndarray, n: int, ids: Sequence[str]
-    ) -> list[tuple[str, float]]:
-        """Exact cosine over the vectors of ``ids`` that exist."""
-        got = collection.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
-        if not got["ids"]:
-            return []
-        matrix = np.asarray(got["embeddings"], dtype=np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        return top_n(list(got["ids"]), matrix @ vector, n)
+    def vectors(
+        self, user_id: str, group: str, *, page: int = 1000
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Every vector of the group, a page of (ids, rows) at a time."""
+        collection = self._collection(user_id, group, create=False)
+        offset = 0
+        while collection is not None:
+            with _failing("read the vectors"):
+                got = collection.get(include=["embeddings"], limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+            offset += len(got["ids"])
 
     def drop_user(self, user_id: str) -> None:
         """Delete the user's collections (idempotent)."""
@@ -341,6 +330,7 @@ class ChromaStore(IndexedStore):
         self._drop_on_close = drop_on_close
         self._closed = False
         self._migrate_legacy()
+        self._copy_vectors_into_catalog()
 
     @classmethod
     def persistent(
@@ -450,6 +440,17 @@ class ChromaStore(IndexedStore):
                 self.put(records, [list(map(float, e)) for e in page["embeddings"]])
                 legacy.delete(ids=page["ids"])
             self._client.delete_collection(self._name)
+
+    def _copy_vectors_into_catalog(self) -> None:
+        """Copy every record's vector from Chroma into a catalog upgraded from schema 1 (which kept none).
+        Interrupted, it starts again on the next open."""
+        if not self.catalog.vectors_missing:
+            return
+        for user_id in self.catalog.users():
+            for group in GROUPS:
+                for ids, matrix in self._chroma.vectors(user_id, group):
+                    self.catalog.store_vectors(user_id, ids, matrix)
+        self.catalog.vectors_copied()
 
     def close(self) -> None:
         """Drop an ephemeral store's collections, release the catalog and a client this store opened."""

@@ -24,7 +24,7 @@ from memagent.stores import ChromaStore, InProcessStore, SqliteCatalog, _posting
 from memagent.stores.chroma import DEFAULT_COLLECTION, catalog_file
 from memagent.testing.conformance import StoreConformance, day, make_record
 from memagent.testing.fakes import FakeEmbedder
-from memagent.types import MemoryKind, RecordFilter
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter
 
 __all__: list[str] = []
 
@@ -144,12 +144,17 @@ def test_in_process_similarity_ignores_vector_length() -> None:
 # -- SqliteCatalog specifics -----------------------------------------------------------------------
 
 
+def _put(catalog: SqliteCatalog, records: list[MemoryRecord]) -> None:
+    """Store ``records`` with the fake embedder's vectors."""
+    catalog.put(records, np.asarray(FakeEmbedder().embed([r.content for r in records]), dtype=np.float32))
+
+
 def test_catalog_write_that_fails_midway_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     kept = make_record("alice", "r1", "User plays the violin")
-    catalog.put([kept])
+    _put(catalog, [kept])
     original = _postings.append
 
     def crash_after_indexing(*args: Any) -> None:
@@ -158,7 +163,7 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
 
     monkeypatch.setattr(_postings, "append", crash_after_indexing)
     with pytest.raises(StoreError, match="failed to store 1 records"):
-        catalog.put([make_record("alice", "r2", "User plays cello and piano")])
+        _put(catalog, [make_record("alice", "r2", "User plays cello and piano")])
     monkeypatch.undo()
     assert catalog.get("alice", ["r1", "r2"]) == [kept] and catalog.count("alice") == 1
     assert catalog.lexical("alice", "cello piano", 5, RecordFilter()).hits == []
@@ -173,7 +178,7 @@ def test_catalog_write_that_fails_midway_leaves_nothing(
 def test_catalog_shared_by_two_connections(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
     writer, reader = SqliteCatalog(path), SqliteCatalog(path)
-    writer.put([make_record("alice", f"r{i}", f"User note {i} about kayaks") for i in range(600)])
+    _put(writer, [make_record("alice", f"r{i}", f"User note {i} about kayaks") for i in range(600)])
     assert reader.count("alice") == 600
     assert len(reader.lexical("alice", "kayaks", 700, RecordFilter()).hits) == 600
     writer.close()
@@ -196,8 +201,8 @@ def test_catalog_index_merges_segments_in_tiers(tmp_path: Path) -> None:
         make_record("alice", f"r{i:04d}", f"User likes kites {i % 7} and knots {i % 3}") for i in range(300)
     ]
     for record in records:  # one write each: 300 segments of one document before merging
-        catalog.put([record])
-    catalog.put([make_record("alice", "r0003", "User likes boats")])  # a removal from a merged segment
+        _put(catalog, [record])
+    _put(catalog, [make_record("alice", "r0003", "User likes boats")])  # a removal from a merged segment
     with catalog._read() as db:
         (ukey,) = db.execute("SELECT ukey FROM users WHERE user_id = 'alice'").fetchone()
         levels = [level for (level,) in db.execute("SELECT level FROM segments WHERE ukey = ?", (ukey,))]
@@ -210,20 +215,9 @@ def test_catalog_index_merges_segments_in_tiers(tmp_path: Path) -> None:
     catalog.close()
 
 
-def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
-    """A catalog written by the previous release (postings in per-term blocks) is upgraded on open."""
-    path = tmp_path / "catalog.sqlite3"
-    records = [make_record("alice", f"r{i}", f"User likes kites {i % 5}") for i in range(40)]
-    records += [make_record("bob", "b1", "User likes kites and chess")]
-    catalog = SqliteCatalog(path)
-    catalog.put(records)
-    expected = {
-        (u, q): catalog.lexical(u, q, 50, RecordFilter()).hits
-        for u in ("alice", "bob")
-        for q in ("kites 3", "chess")
-    }
-    catalog.close()
-    with sqlite3.connect(path) as db:  # rewrite the index in the schema-1 layout
+def _as_schema_1(path: Path) -> None:
+    """Rewrite a catalog in the layout of schema 1: postings in per-term blocks, no vectors."""
+    with sqlite3.connect(path) as db:
         db.execute(
             "CREATE TABLE postings (ukey INTEGER NOT NULL, term TEXT NOT NULL, block INTEGER NOT NULL, "
             "n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ukey, term, block)) WITHOUT ROWID"
@@ -234,14 +228,31 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
                 db.execute(
                     "INSERT INTO postings VALUES (?, ?, ?, ?, ?)", (ukey, term, block, len(piece) // 8, piece)
                 )
-        db.execute("DELETE FROM term_postings")
-        db.execute("DELETE FROM segments")
+        for table in ("term_postings", "segments", "vectors"):
+            db.execute(f"DELETE FROM {table}")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     db.close()
+
+
+def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
+    """A catalog written by the previous release (postings in per-term blocks) is upgraded on open."""
+    path = tmp_path / "catalog.sqlite3"
+    records = [make_record("alice", f"r{i}", f"User likes kites {i % 5}") for i in range(40)]
+    records += [make_record("bob", "b1", "User likes kites and chess")]
+    catalog = SqliteCatalog(path)
+    _put(catalog, records)
+    expected = {
+        (u, q): catalog.lexical(u, q, 50, RecordFilter()).hits
+        for u in ("alice", "bob")
+        for q in ("kites 3", "chess")
+    }
+    catalog.close()
+    _as_schema_1(path)
     upgraded = SqliteCatalog(path)
     for (user, query), hits in expected.items():
         assert upgraded.lexical(user, query, 50, RecordFilter()).hits == hits
-    upgraded.put([make_record("alice", "r40", "User likes kites 3 a lot")])
+    assert upgraded.vectors_missing  # schema 1 kept no vectors: a ChromaStore copies them in
+    _put(upgraded, [make_record("alice", "r40", "User likes kites 3 a lot")])
     assert "r40" in {r.id for r, _ in upgraded.lexical("alice", "kites 3", 50, RecordFilter()).hits}
     upgraded.close()
     with sqlite3.connect(path) as db:
@@ -380,6 +391,8 @@ def test_chroma_errors_become_store_errors() -> None:
         with pytest.raises(StoreError, match=r"Chroma failed to store 1 vectors.*dimension"):
             store.put([make_record("alice", "r2")], [[1.0, 0.0]])
         with pytest.raises(StoreError, match="Chroma failed to query the vectors"):
+            store.vectors.query("alice", "memories", np.array([1.0, 0.0], dtype=np.float32), 3)
+        with pytest.raises(StoreError, match="query embedding has dimension 2, the store holds dimension 3"):
             store.search("alice", [1.0, 0.0], 3)
         with pytest.raises(ConfigError, match="2 records but 1 embeddings"):
             store.put([make_record("alice", "r3"), make_record("alice", "r4")], [[1.0, 0.0, 0.0]])
@@ -473,6 +486,27 @@ def test_open_store_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
     port = _free_port()
     with pytest.raises(StoreError, match=f"reach the Chroma server at http://{_HOST}:{port}"):
         open_store(f"http://{_HOST}:{port}", catalog=tmp_path / "catalog.sqlite3")
+
+
+@pytest.mark.integration
+def test_a_store_with_a_schema_1_catalog_copies_the_vectors_in(tmp_path: Path) -> None:
+    embedder = FakeEmbedder(dimension=32)
+    records = [
+        make_record(
+            "alice", f"p{i}", f"User prefers tea number {i}", kind=MemoryKind.PREFERENCE, slot=f"pref:{i}"
+        )
+        for i in range(6)
+    ] + [make_record("alice", f"t{i}", f"User: turn {i} about tea", kind=MemoryKind.TURN) for i in range(5)]
+    with ChromaStore.persistent(tmp_path / "db") as store:
+        store.put(records, embedder.embed([r.content for r in records]))
+    _as_schema_1(tmp_path / "db" / catalog_file(DEFAULT_COLLECTION))
+    query = embedder.embed([records[3].content])[0]
+    with ChromaStore.persistent(tmp_path / "db") as reopened:
+        assert not reopened.catalog.vectors_missing
+        [(best, score)] = reopened.search("alice", query, 1, RecordFilter(slots=("pref:3",)))
+        assert best == records[3] and score == pytest.approx(1.0, abs=1e-5)
+        ranked = reopened.search("alice", query, 11, RecordFilter())
+        assert sorted(r.id for r, _ in ranked) == sorted(r.id for r in records)
 
 
 @pytest.mark.integration
