@@ -238,6 +238,9 @@ class SqliteCatalog:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint every 32 MiB of log rather than 4 MiB: pages rewritten by successive writes (index
+            # pages, the newest segments) reach the database file once, not once per write.
+            self._db.execute("PRAGMA wal_autocheckpoint=8192")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA + _postings.SCHEMA + _stored_vectors.SCHEMA)  # idempotent
             self._install_planner_hints()
@@ -433,12 +436,27 @@ class SqliteCatalog:
                 raise StoreError(f"cannot update record {record.id!r} of user {user_id!r}: it is not stored")
             if old[2] != record.content or old[3] != record.kind.value:
                 raise StoreError(f"cannot update record {record.id!r}: its content or kind changed (put it)")
-            db.execute("DELETE FROM records WHERE ukey = ? AND id = ?", (ukey, record.id))
-            db.execute("DELETE FROM sources WHERE ukey = ? AND id = ?", (ukey, record.id))
-            db.execute(_INSERT_RECORD, self._row(ukey, old[0], old[1], record))
+            # In place: only the indexes over the changed columns move (a supersession changes validity).
+            row = self._row(ukey, old[0], old[1], record)
+            db.execute(
+                "UPDATE records SET slot = ?, confidence = ?, event_us = ?, valid_from_us = ?, "
+                "valid_until_us = ?, body = ? WHERE ukey = ? AND id = ?",
+                (*row[5:10], row[11], ukey, record.id),
+            )
+            before = {
+                t
+                for (t,) in db.execute(
+                    "SELECT turn_id FROM sources WHERE ukey = ? AND id = ?", (ukey, record.id)
+                )
+            }
+            after = set(record.source_turn_ids)
             db.executemany(
-                "INSERT OR IGNORE INTO sources (ukey, turn_id, id) VALUES (?, ?, ?)",
-                [(ukey, turn, record.id) for turn in record.source_turn_ids],
+                "DELETE FROM sources WHERE ukey = ? AND turn_id = ? AND id = ?",
+                [(ukey, turn, record.id) for turn in sorted(before - after)],
+            )
+            db.executemany(
+                "INSERT INTO sources (ukey, turn_id, id) VALUES (?, ?, ?)",
+                [(ukey, turn, record.id) for turn in sorted(after - before)],
             )
 
     def delete_user(self, user_id: str) -> int:
