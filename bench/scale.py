@@ -25,6 +25,7 @@ resident memory at each checkpoint and at its peak.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from memagent.embeddings import SentenceTransformerEmbedder
 from memagent.memory import Memory
 from memagent.stores import ChromaStore
-from memagent.testing.synthetic import synthetic_history
+from memagent.testing.synthetic import iter_synthetic_history, synthetic_history
 from memagent.types import MemoryKind, RecordFilter, Role, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,12 +123,14 @@ def timed(call: Callable[[str], object], queries: Sequence[str]) -> dict[str, fl
     return percentiles(timings)
 
 
-def user_history(turns: int, seed: int) -> list[Turn]:
-    """``turns`` turns of one user (sessions of `TURNS_PER_SESSION`)."""
+def user_history(turns: int, seed: int) -> Iterator[Turn]:
+    """``turns`` turns of one user (sessions of `TURNS_PER_SESSION`), generated as they are replayed, so
+    that the benchmark's own copy of the history does not weigh on the memory it reports."""
     sessions = -(-turns // TURNS_PER_SESSION)
-    return synthetic_history(sessions=sessions, users=1, turns_per_session=TURNS_PER_SESSION, seed=seed)[
-        :turns
-    ]
+    history = iter_synthetic_history(
+        sessions=sessions, users=1, turns_per_session=TURNS_PER_SESSION, seed=seed
+    )
+    return itertools.islice(history, turns)
 
 
 def questions(count: int) -> list[str]:
@@ -184,8 +187,7 @@ def run(args: argparse.Namespace, directory: Path) -> Report:
     batches: list[tuple[int, float]] = []
     replayed = 0
     passed_last_at: int | None = None
-    while replayed < len(history):
-        batch = history[replayed : replayed + args.batch]
+    while batch := list(itertools.islice(history, args.batch)):
         t0 = time.perf_counter()
         memory.remember(batch)
         batches.append((len(batch), time.perf_counter() - t0))

@@ -89,6 +89,7 @@ CREATE INDEX IF NOT EXISTS records_event ON records (ukey, event_us, id);
 CREATE INDEX IF NOT EXISTS records_kind ON records (ukey, kind, event_us);
 CREATE INDEX IF NOT EXISTS records_slot ON records (ukey, slot) WHERE slot IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_current ON records (ukey, kind, event_us) WHERE valid_until_us IS NULL;
+CREATE INDEX IF NOT EXISTS records_current_slot ON records (ukey, slot) WHERE valid_until_us IS NULL;
 CREATE TABLE IF NOT EXISTS sources (
     ukey INTEGER NOT NULL,
     turn_id TEXT NOT NULL,
@@ -106,6 +107,7 @@ _PLANNER_HINTS = (
     ("records", "records_kind", "1000000 10000 3000 2"),
     ("records", "records_slot", "100000 1000 4"),
     ("records", "records_current", "300000 3000 1000 1"),
+    ("records", "records_current_slot", "300000 3000 1"),
     ("sources", "sources", "1000000 10000 2 1"),
     ("sources", "sources_record", "1000000 10000 1"),
     ("segments", "segments", "100000 30 1"),

@@ -10,11 +10,12 @@ concentrating on a handful of words.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from memagent.types import Role, Turn
 
-__all__ = ["synthetic_history"]
+__all__ = ["iter_synthetic_history", "synthetic_history"]
 
 _PERSONAL = (
     "I love {thing}, especially on {day}s.",
@@ -79,6 +80,15 @@ def synthetic_history(
 
     Turns alternate user and assistant, starting with the user.
     """
+    return list(
+        iter_synthetic_history(sessions=sessions, users=users, turns_per_session=turns_per_session, seed=seed)
+    )
+
+
+def iter_synthetic_history(
+    *, sessions: int, users: int = 3, turns_per_session: int = 6, seed: int = 0
+) -> Iterator[Turn]:
+    """The turns of `synthetic_history`, generated one at a time (a long history need not be held)."""
     rng = random.Random(seed)
     vocabulary = _vocabulary(rng)
     weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]  # Zipf's law
@@ -97,7 +107,6 @@ def synthetic_history(
         )
 
     start = datetime(2023, 1, 1, 10, tzinfo=UTC)
-    turns = []
     for s in range(sessions):
         for i in range(turns_per_session):
             if i % 2:
@@ -105,14 +114,11 @@ def synthetic_history(
             else:
                 personal = rng.random() < _PERSONAL_SHARE
                 role, template = Role.USER, rng.choice(_PERSONAL if personal else _CHAT)
-            turns.append(
-                Turn(
-                    user_id=f"user{s % users}",
-                    session_id=f"s{s}",
-                    turn_id=f"s{s}-{i}",
-                    role=role,
-                    text=fill(template),
-                    event_time=start + timedelta(days=s, minutes=i),
-                )
+            yield Turn(
+                user_id=f"user{s % users}",
+                session_id=f"s{s}",
+                turn_id=f"s{s}-{i}",
+                role=role,
+                text=fill(template),
+                event_time=start + timedelta(days=s, minutes=i),
             )
-    return turns
