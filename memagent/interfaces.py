@@ -282,10 +282,6 @@ class RecordCatalog(Protocol):
         """A bounded lookup, in ``order``."""
         ...
 
-    def find_ids(self, user_id: str, flt: RecordFilter, *, limit: int) -> list[str]:
-        """Ids of at most ``limit`` records passing ``flt``."""
-        ...
-
     def count(self, user_id: str, flt: RecordFilter | None = None, *, at_most: int | None = None) -> int:
         """Records passing ``flt``, counted no further than ``at_most``."""
         ...

@@ -564,20 +564,6 @@ class SqliteCatalog:
         records = [_decode(body) for (body,) in rows]
         return [r for r in records if flt.matches(r)]
 
-    def find_ids(self, user_id: str, flt: RecordFilter, *, limit: int) -> list[str]:
-        """Ids of at most ``limit`` records of ``user_id`` passing ``flt`` (no record is decoded)."""
-        if limit <= 0 or flt.is_empty:
-            return []
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is None:
-                return []
-            condition, params = where(flt, ukey)
-            rows = db.execute(
-                f"SELECT id FROM records WHERE ukey = ? AND {condition} LIMIT ?", (ukey, *params, limit)
-            ).fetchall()
-        return [rid for (rid,) in rows]
-
     def nearest(
         self, user_id: str, flt: RecordFilter, vector: np.ndarray, k: int, *, limit: int
     ) -> list[tuple[str, float]] | None:

@@ -517,3 +517,17 @@ def test_persistent_store_indexes_chromas_segment_lookups(tmp_path: Path) -> Non
         plan = db.execute("EXPLAIN QUERY PLAN SELECT id FROM segments WHERE collection = 'x'").fetchall()
     db.close()
     assert any("memagent_segments_by_collection" in str(row) for row in plan)
+
+
+def test_catalog_ranks_exactly_and_refuses_to_rank_without_vectors(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    records = [make_record("alice", f"r{i}", f"User note {i}") for i in range(5)]
+    _put(catalog, records)
+    query = np.asarray(FakeEmbedder().embed([records[2].content])[0], dtype=np.float32)
+    assert catalog.nearest("alice", RecordFilter(), query, 1, limit=10)[0][0] == "r2"  # type: ignore[index]
+    assert catalog.nearest("alice", RecordFilter(), query, 1, limit=4) is None  # five pass
+    with catalog._write() as db:
+        db.execute("DELETE FROM vectors WHERE doc = (SELECT doc FROM records WHERE id = 'r3')")
+    with pytest.raises(StoreError, match="lacks the vectors of 1 records of user 'alice'"):
+        catalog.nearest("alice", RecordFilter(), query, 1, limit=10)
+    catalog.close()
