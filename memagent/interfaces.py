@@ -245,6 +245,7 @@ class RecordCatalog(Protocol):
         self,
         records: Sequence[MemoryRecord],
         vectors: np.ndarray | None = None,
+        *,
         updated: Sequence[MemoryRecord] = (),
     ) -> None:
         """Insert or replace ``records``, each with its vector (a row of ``vectors``), and replace
@@ -255,7 +256,8 @@ class RecordCatalog(Protocol):
         self, user_id: str, flt: RecordFilter, vector: np.ndarray, k: int, *, limit: int
     ) -> list[tuple[str, float]] | None:
         """The ``k`` records passing ``flt`` nearest to ``vector``, ranked exactly from their stored
-        vectors (id, cosine), or None when more than ``limit`` pass."""
+        vectors (id, cosine), or None when more than ``limit`` pass or one of them has no stored vector
+        (the store then asks its vector index)."""
         ...
 
     def get(self, user_id: str, ids: Sequence[str], flt: RecordFilter | None = None) -> list[MemoryRecord]:

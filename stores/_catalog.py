@@ -4,11 +4,14 @@ One SQLite database (a file, or in memory) holds, per user:
 
 * ``records``: each record as JSON plus the columns lookups need (kind, slot, confidence, event time and
   validity in integer microseconds, so interval bounds are exact), indexed by id, by event time, by kind
-  and time (all records, and current ones only), and by slot;
+  and time (all records, and current ones only), by slot, and by slot among current records
+  (``records_current_slot``);
 * ``sources``: which records each turn produced (provenance lookups, indexed both ways);
 * ``segments`` and ``term_postings``: a BM25 inverted index (`memagent.stores._postings`), written in
-  segments that are merged in tiers, so a write costs the same however long the history is, and scored
-  with numpy on read;
+  segments that are merged in tiers, so the cost of a write, merges amortised, does not grow with the
+  history, and scored with numpy on read;
+* ``vectors``: each record's embedding (`memagent.stores._stored_vectors`), for exact ranking of the few
+  records a narrow filter passes;
 * ``users``: per user, the record count and total token length (BM25's statistics) and the next
   document number.
 
@@ -22,6 +25,7 @@ a few).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections import defaultdict
@@ -43,6 +47,8 @@ from . import _postings, _stored_vectors
 from ._vectors import top_n
 
 __all__ = ["SqliteCatalog", "best_documents", "microseconds"]
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA_VERSION = "2"
 
@@ -229,6 +235,7 @@ class SqliteCatalog:
     def __init__(self, path: str | Path | None = None) -> None:
         self._path = None if path is None else Path(path).expanduser()
         self._lock = threading.RLock()
+        self._warned_vectors_missing = False
         try:
             if self._path is not None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +316,7 @@ class SqliteCatalog:
         self,
         records: Sequence[MemoryRecord],
         vectors: np.ndarray | None = None,
+        *,
         updated: Sequence[MemoryRecord] = (),
     ) -> None:
         """Insert or replace ``records`` (a repeated id keeps its last occurrence), each with its vector
@@ -569,10 +577,11 @@ class SqliteCatalog:
     ) -> list[tuple[str, float]] | None:
         """The ``k`` records of ``user_id`` passing ``flt`` with the highest cosine to ``vector`` (unit
         length), ranked exactly from their stored vectors, best first, ties by id; None when more than
-        ``limit`` records pass.
+        ``limit`` records pass, or when one of them has no stored vector (the caller then asks the vector
+        index).
 
         Raises:
-            StoreError: A passing record has no stored vector, or it is of another dimension.
+            StoreError: The stored vectors are of another dimension than ``vector``.
         """
         if k <= 0 or flt.is_empty:
             return []
@@ -584,23 +593,33 @@ class SqliteCatalog:
                 return []
             condition, params = where(flt, ukey)
             rows = db.execute(
-                f"SELECT id, doc FROM records WHERE ukey = ? AND {condition} LIMIT ?", (ukey, *params, limit)
+                f"SELECT id, ({_stored_vectors.OF_RECORD}) FROM records "
+                f"WHERE ukey = ? AND {condition} LIMIT ?",
+                (ukey, *params, limit),
             ).fetchall()
-            stored = _stored_vectors.read(db, ukey, [doc for _, doc in rows])
         if not rows:
             return []
-        if len(stored) < len(rows):
-            raise StoreError(
-                f"the catalog {self.location} lacks the vectors of {len(rows) - len(stored)} records of user "
-                f"{user_id!r}; reopen the store to copy them in from its vector index"
-            )
-        matrix = np.stack([stored[doc] for _, doc in rows])
+        if any(data is None for _, data in rows):
+            self._warn_vectors_missing(user_id)
+            return None
+        matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in rows])
         if matrix.shape[1] != vector.shape[0]:
             raise StoreError(
                 f"query embedding has dimension {vector.shape[0]}, "
                 f"the store holds dimension {matrix.shape[1]}"
             )
         return top_n([rid for rid, _ in rows], matrix @ vector, k)
+
+    def _warn_vectors_missing(self, user_id: str) -> None:
+        """Say once per catalog that some records have no stored vector (exact ranking is then skipped)."""
+        if not self._warned_vectors_missing:
+            self._warned_vectors_missing = True
+            logger.warning(
+                "the catalog %s has no stored vector for some records of user %r (and perhaps others); "
+                "their searches use the vector index alone",
+                self.location,
+                user_id,
+            )
 
     @property
     def vectors_missing(self) -> bool:

@@ -3,8 +3,8 @@
 A search whose filter few records pass (a slot's history, the current preferences, one day's events)
 ranks exactly those records. Asking the vector index for them is slow (a Chroma query restricted to a
 list of ids took 3.7-6.7 ms at 100k records, fetching their vectors 8-12 ms); reading them here takes a
-few hundred microseconds. The vectors are written in the catalog's write transaction, in document-number
-order (appends), and let a damaged vector index be rebuilt from the catalog alone.
+few hundred microseconds. The vectors are written in the catalog's write transaction, so they always
+agree with the records.
 
 Table (`SCHEMA`): ``vectors (ukey, doc, data)``, unit-length float32 rows.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["SCHEMA", "drop_docs", "drop_user", "read", "write"]
+__all__ = ["OF_RECORD", "SCHEMA", "drop_docs", "drop_user", "write"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS vectors_doc ON vectors (ukey, doc);
 """
+
+# A correlated subquery, usable in any SELECT over ``records``: the record's vector, or NULL.
+OF_RECORD = "SELECT data FROM vectors WHERE vectors.ukey = records.ukey AND vectors.doc = records.doc"
 
 _CHUNK = 500
 
@@ -52,16 +55,3 @@ def drop_docs(db: sqlite3.Connection, ukey: int, docs: Iterable[int]) -> None:
 def drop_user(db: sqlite3.Connection, ukey: int) -> None:
     """Remove every vector of the user."""
     db.execute("DELETE FROM vectors WHERE ukey = ?", (ukey,))
-
-
-def read(db: sqlite3.Connection, ukey: int, docs: Sequence[int]) -> dict[int, np.ndarray]:
-    """The stored vector of each of these documents that has one."""
-    out: dict[int, np.ndarray] = {}
-    for start in range(0, len(docs), _CHUNK):
-        chunk = docs[start : start + _CHUNK]
-        rows = db.execute(
-            f"SELECT doc, data FROM vectors WHERE ukey = ? AND doc IN ({','.join('?' * len(chunk))})",
-            (ukey, *chunk),
-        )
-        out.update((int(doc), np.frombuffer(data, dtype=np.float32)) for doc, data in rows)
-    return out

@@ -235,7 +235,7 @@ def _as_schema_1(path: Path) -> None:
 
 
 def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
-    """A catalog written by the previous release (postings in per-term blocks) is upgraded on open."""
+    """A catalog of schema 1 (postings in per-term blocks, no vectors) is upgraded on open."""
     path = tmp_path / "catalog.sqlite3"
     records = [make_record("alice", f"r{i}", f"User likes kites {i % 5}") for i in range(40)]
     records += [make_record("bob", "b1", "User likes kites and chess")]
@@ -519,7 +519,9 @@ def test_persistent_store_indexes_chromas_segment_lookups(tmp_path: Path) -> Non
     assert any("memagent_segments_by_collection" in str(row) for row in plan)
 
 
-def test_catalog_ranks_exactly_and_refuses_to_rank_without_vectors(tmp_path: Path) -> None:
+def test_catalog_ranks_exactly_and_declines_without_vectors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     records = [make_record("alice", f"r{i}", f"User note {i}") for i in range(5)]
     _put(catalog, records)
@@ -528,6 +530,27 @@ def test_catalog_ranks_exactly_and_refuses_to_rank_without_vectors(tmp_path: Pat
     assert catalog.nearest("alice", RecordFilter(), query, 1, limit=4) is None  # five pass
     with catalog._write() as db:
         db.execute("DELETE FROM vectors WHERE doc = (SELECT doc FROM records WHERE id = 'r3')")
-    with pytest.raises(StoreError, match="lacks the vectors of 1 records of user 'alice'"):
-        catalog.nearest("alice", RecordFilter(), query, 1, limit=10)
+    with caplog.at_level("WARNING", logger="memagent.stores._catalog"):
+        assert catalog.nearest("alice", RecordFilter(), query, 1, limit=10) is None
+        assert catalog.nearest("alice", RecordFilter(), query, 1, limit=10) is None
+    assert [r.message.count("no stored vector") for r in caplog.records] == [1]  # said once
+    assert catalog.nearest("alice", RecordFilter(slots=("none",)), query, 1, limit=10) == []
     catalog.close()
+
+
+@pytest.mark.integration
+def test_a_record_without_a_stored_vector_is_found_through_the_vector_index(tmp_path: Path) -> None:
+    embedder = FakeEmbedder(dimension=32)
+    records = [
+        make_record("alice", f"p{i}", f"User prefers tea {i}", kind=MemoryKind.PREFERENCE, slot=f"pref:{i}")
+        for i in range(4)
+    ]
+    with ChromaStore.persistent(tmp_path / "db") as store:
+        store.put(records, embedder.embed([r.content for r in records]))
+        with store.catalog._write() as db:
+            db.execute("DELETE FROM vectors")
+        query = embedder.embed([records[1].content])[0]
+        [(best, score)] = store.search("alice", query, 1, RecordFilter(slots=("pref:1",)))
+        assert best == records[1] and score == pytest.approx(1.0, abs=1e-5)
+        ranked = store.search("alice", query, 4, RecordFilter(kinds=(MemoryKind.PREFERENCE,)))
+        assert [r.id for r, _ in ranked][0] == "p1" and len(ranked) == 4
