@@ -193,7 +193,9 @@ class ChromaVectors:
         self.prefix = prefix
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
+        self._on_disk: set[str] = set()  # collections known to write their index at every write
         with _failing("read its batch size"):
+            self._persistent = bool(client.get_settings().is_persistent)
             self._batch = max(1, min(client.get_max_batch_size(), 5000))
 
     def name(self, user_id: str, group: str) -> str:
@@ -219,14 +221,22 @@ class ChromaVectors:
                         if _not_found(exc):
                             return None
                         raise
-                _keep_on_disk(found)
             self._collections[name] = found
             return found
+
+    def _before_write(self, collection: Collection) -> None:
+        """In an embedded persistent client, make a collection created by an earlier memagent write its
+        index at every write (`_keep_on_disk`) before it is written to."""
+        if self._persistent and collection.name not in self._on_disk:
+            with self._lock, _failing(f"configure collection {collection.name!r}"):
+                _keep_on_disk(collection)
+                self._on_disk.add(collection.name)
 
     def upsert(self, user_id: str, group: str, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Insert or replace the vectors of ``ids``."""
         collection = self._collection(user_id, group, create=True)
         assert collection is not None
+        self._before_write(collection)
         with _failing(f"store {len(ids)} vectors"):
             for start in range(0, len(ids), self._batch):
                 collection.upsert(
@@ -238,6 +248,7 @@ class ChromaVectors:
         """Remove the vectors of ``ids``."""
         collection = self._collection(user_id, group, create=False)
         if collection is not None and ids:
+            self._before_write(collection)
             with _failing(f"delete {len(ids)} vectors"):
                 collection.delete(ids=list(ids))
 
@@ -443,7 +454,8 @@ class ChromaStore(IndexedStore):
 
     def _copy_vectors_into_catalog(self) -> None:
         """Copy every record's vector from Chroma into a catalog upgraded from schema 1 (which kept none).
-        Interrupted, it starts again on the next open."""
+        Interrupted, it starts again on the next open. A record Chroma does not hold stays without a
+        stored vector; exact ranking then skips its searches (`SqliteCatalog.nearest`)."""
         if not self.catalog.vectors_missing:
             return
         for user_id in self.catalog.users():
