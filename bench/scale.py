@@ -79,6 +79,9 @@ class Report:
     replay_turns_per_s: float = 0.0
     first_10pct_turns_per_s: float = 0.0
     last_10pct_turns_per_s: float = 0.0
+    first_10pct_store_ms_per_turn: float = 0.0
+    """Time per turn outside embedding (extraction, consolidation, the store's writes), first 10%."""
+    last_10pct_store_ms_per_turn: float = 0.0
     after_last_checkpoint_turns_per_s: float = 0.0
     after_last_checkpoint_turns: int = 0
     peak_rss_mib: float = 0.0
@@ -123,6 +126,26 @@ def timed(call: Callable[[str], object], queries: Sequence[str]) -> dict[str, fl
     return percentiles(timings)
 
 
+class TimedEmbedder:
+    """An `Embedder` that adds up the seconds its inner embedder spends, so that a batch's time can be
+    split into embedding (a constant cost per turn) and everything else."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        started = time.perf_counter()
+        try:
+            return self.inner.embed(texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
 def user_history(turns: int, seed: int) -> Iterator[Turn]:
     """``turns`` turns of one user (sessions of `TURNS_PER_SESSION`), generated as they are replayed, so
     that the benchmark's own copy of the history does not weigh on the memory it reports."""
@@ -145,25 +168,35 @@ def other_users(count: int) -> list[Turn]:
     return [t.model_copy(update={"user_id": f"other{t.user_id[4:]}"}) for t in turns]
 
 
-def rate(batches: Sequence[tuple[int, float]], first: int, last: int) -> float:
+Batch = tuple[int, float, float]
+"""One replayed batch: turns, seconds, of which seconds spent embedding."""
+
+
+def _window(batches: Sequence[Batch], first: int, last: int) -> tuple[int, float, float]:
+    """Turns, seconds and embedding seconds of the batches that start within turn indices [first, last)."""
+    turns, seconds, embedding, start = 0, 0.0, 0.0, 0
+    for size, spent, embedded in batches:
+        if first <= start < last:
+            turns, seconds, embedding = turns + size, seconds + spent, embedding + embedded
+        start += size
+    return turns, seconds, embedding
+
+
+def rate(batches: Sequence[Batch], first: int, last: int) -> float:
     """Turns per second over the batches that start within turn indices [first, last)."""
-    picked = [(n, s) for n, s in _indexed(batches) if first <= n < last]
-    turns = sum(size for _, (size, _) in picked) if picked else 0
-    seconds = sum(s for _, (_, s) in picked) if picked else 0.0
+    turns, seconds, _ = _window(batches, first, last)
     return turns / seconds if seconds else 0.0
 
 
-def _indexed(batches: Sequence[tuple[int, float]]) -> list[tuple[int, tuple[int, float]]]:
-    start, out = 0, []
-    for size, seconds in batches:
-        out.append((start, (size, seconds)))
-        start += size
-    return out
+def store_ms_per_turn(batches: Sequence[Batch], first: int, last: int) -> float:
+    """Milliseconds per turn spent outside embedding over the batches starting within [first, last)."""
+    turns, seconds, embedding = _window(batches, first, last)
+    return 1000 * (seconds - embedding) / turns if turns else 0.0
 
 
 def run(args: argparse.Namespace, directory: Path) -> Report:
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder()
+    embedder = TimedEmbedder(SentenceTransformerEmbedder())
     embedder.embed(["warm up"])
     memory = Memory(ChromaStore.persistent(directory / "chroma"), embedder)
     store = memory.store
@@ -184,13 +217,13 @@ def run(args: argparse.Namespace, directory: Path) -> Report:
     when = None
     checkpoints = sorted(args.checkpoints)
     history = user_history(args.turns, seed=1)
-    batches: list[tuple[int, float]] = []
+    batches: list[Batch] = []
     replayed = 0
     passed_last_at: int | None = None
     while batch := list(itertools.islice(history, args.batch)):
-        t0 = time.perf_counter()
+        t0, embedding_before = time.perf_counter(), embedder.seconds
         memory.remember(batch)
-        batches.append((len(batch), time.perf_counter() - t0))
+        batches.append((len(batch), time.perf_counter() - t0, embedder.seconds - embedding_before))
         replayed += len(batch)
         when = batch[-1].event_time + timedelta(minutes=1)
         records = store.count(USER)
@@ -211,12 +244,14 @@ def run(args: argparse.Namespace, directory: Path) -> Report:
             if not checkpoints:
                 passed_last_at = replayed
     memory.close()
-    total = sum(size for size, _ in batches)
+    total = sum(size for size, _, _ in batches)
     report.turns_replayed = total
-    report.replay_turns_per_s = round(total / sum(s for _, s in batches), 1)
+    report.replay_turns_per_s = round(total / sum(s for _, s, _ in batches), 1)
     tenth = total // 10
     report.first_10pct_turns_per_s = round(rate(batches, 0, tenth), 1)
     report.last_10pct_turns_per_s = round(rate(batches, total - tenth, total), 1)
+    report.first_10pct_store_ms_per_turn = round(store_ms_per_turn(batches, 0, tenth), 3)
+    report.last_10pct_store_ms_per_turn = round(store_ms_per_turn(batches, total - tenth, total), 3)
     if passed_last_at is not None:
         report.after_last_checkpoint_turns = total - passed_last_at
         report.after_last_checkpoint_turns_per_s = round(rate(batches, passed_last_at, total), 1)
@@ -254,7 +289,9 @@ def markdown(report: Report) -> str:
         f"{report.last_10pct_turns_per_s} turns/s (ratio "
         f"{report.last_10pct_turns_per_s / max(report.first_10pct_turns_per_s, 1e-9):.2f}); "
         f"{report.after_last_checkpoint_turns:,} turns after the last checkpoint at "
-        f"{report.after_last_checkpoint_turns_per_s} turns/s.",
+        f"{report.after_last_checkpoint_turns_per_s} turns/s. Time per turn outside embedding the turns: "
+        f"{report.first_10pct_store_ms_per_turn} ms over the first 10%, "
+        f"{report.last_10pct_store_ms_per_turn} ms over the last.",
         f"Peak RSS {report.peak_rss_mib} MiB; wall time {report.wall_s / 60:.1f} min.",
     ]
     return "\n".join(lines)
