@@ -349,6 +349,8 @@ def test_locomo_fixture(tmp_path: Path) -> None:
     assert [t.turn_id for t in turns] == ["D1:1", "D1:2", "D2:1", "D2:2", "D10:1"]
     assert turns[0].speaker == "Caroline" and turns[0].event_time == datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
     assert turns[3].metadata == {"blip_caption": "a dog"}
+    assert turns[3].text == "Lovely! [shared a dog]"  # the photo is part of what was said
+    assert turns[2].text == _locomo_sample()["conversation"]["session_2"][0]["text"]
     q0, q1, q2 = data.questions
     assert q0.evidence_turn_ids == ["D1:1"] and q0.category == "2" and q0.checkpoint == 5
     assert q1.evidence_turn_ids == ["D2:1", "D10:1"] and q1.metadata["unknown_evidence"] == ["D9:9"]

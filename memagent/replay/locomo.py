@@ -5,12 +5,13 @@ holds ``speaker_a``, ``speaker_b``, ``session_<n>: [{speaker, dia_id, text, ...}
 ``session_<n>_date_time`` ("1:56 pm on 8 May, 2023").
 
 Each sample becomes one memory user (``locomo-<sample_id>``) holding both speakers' turns (role user,
-name in ``Turn.speaker``; ``turn_id`` = ``dia_id``; other turn fields such as ``blip_caption`` go to
-metadata), sessions in numeric order, one minute per turn from the session's date. Every ``qa`` item is
-a question asked after all turns, with ``answer`` (``adversarial_answer`` for category 5), ``category``
-and ``evidence_turn_ids`` (dia ids found in ``evidence``; ids absent from the conversation are kept in
-``metadata["unknown_evidence"]``). ``event_summary.events_session_<n>`` lists are the extraction gold
-of session ``n``.
+name in ``Turn.speaker``; ``turn_id`` = ``dia_id``; a shared image's ``blip_caption`` is appended to
+the text as ``[shared <caption>]``, since the photo is part of what was said; every other turn field
+goes to metadata), sessions in numeric order, one minute per turn from the session's date. Every
+``qa`` item is a question asked after all turns, with ``answer`` (``adversarial_answer`` for
+category 5), ``category`` and ``evidence_turn_ids`` (dia ids found in ``evidence``; ids absent from the
+conversation are kept in ``metadata["unknown_evidence"]``). ``event_summary.events_session_<n>`` lists
+are the extraction gold of session ``n``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ _DATE_FORMATS = (
     "%I:%M %p on %d %b, %Y",
     "%I:%M %p on %d %b %Y",
 )
+
+
+def _with_caption(text: str, extra: dict[str, Any]) -> str:
+    """The turn's text, followed by the caption of the image it shares (if any)."""
+    caption = extra.get("blip_caption")
+    return f"{text} [shared {caption.strip()}]" if isinstance(caption, str) and caption.strip() else text
 
 
 def parse_locomo_date(value: str, *, source: str | None = None, where: str | None = None) -> datetime:
@@ -105,7 +112,7 @@ def _sample(sample: Any, fpath: Path, where: str) -> tuple[list[Turn], list[Ques
                     turn_id=field(item, "dia_id", str, fpath, iwhere),
                     role=Role.USER,
                     speaker=field(item, "speaker", str, fpath, iwhere),
-                    text=field(item, "text", str, fpath, iwhere),
+                    text=_with_caption(field(item, "text", str, fpath, iwhere), extra),
                     event_time=step(base, k),
                     metadata=extra,
                 )
