@@ -189,6 +189,20 @@ class MemoryStore(ABC):
         """
 
     @abstractmethod
+    def similarity(self, user_id: str, embedding: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of ``embedding`` to each of ``ids`` (records of ``user_id``), as `search`
+        would score them: the dense signal of candidates another signal nominated. Unknown ids are left
+        out."""
+
+    @abstractmethod
+    def adjacent(
+        self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
+    ) -> dict[str, list[MemoryRecord]]:
+        """For each raw turn among ``ids``, the turns just before and after it in the same session that
+        pass ``filter`` (at most one each way, by event time): the conversation around a retrieved turn.
+        Ids that are not turns are left out."""
+
+    @abstractmethod
     def delete_user(self, user_id: str) -> int:
         """Remove everything stored for ``user_id``; returns the number of records removed."""
 
@@ -270,6 +284,15 @@ class RecordCatalog(Protocol):
 
     def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
         """The stored kind of each known id."""
+        ...
+
+    def similarity(self, user_id: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` (unit length) to each known id's stored vector."""
+        ...
+
+    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[MemoryRecord]]:
+        """For each raw turn among ``ids``, the turns just before and after it in its session (passing
+        ``flt``)."""
         ...
 
     def find(

@@ -5,6 +5,11 @@ user (`POSTING` arrays: document number, term frequency, document length) with t
 BM25, the one `bm25s` implements, so `bm25_scores` (built on `bm25s`, which indexes a corpus from
 scratch) is its reference: both give the same scores for the same corpus (a property test checks it).
 
+Text is analysed as Lucene's English analyser does: lowercase word tokens, English stopwords
+dropped (the NLTK list that `bm25s` ships), each word reduced to its Snowball (Porter 2) stem, so that
+"painted", "paints" and "painting" meet. `ANALYZER` names this chain: a stored index built by another
+one is rebuilt when its store opens.
+
 Scores are also put on a fixed scale: `full_match_score` is the BM25 of an average-length document
 holding every query term once, and a score divided by it is the share of the query's term weight a
 document matches (1.0 or more: a full match), so a single incidental word in common stays small.
@@ -14,14 +19,17 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import bm25s
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 __all__ = [
+    "ANALYZER",
     "B",
     "K1",
     "MAX_TERM_CHARS",
@@ -46,14 +54,28 @@ MAX_TERM_CHARS = 64
 POSTING = np.dtype([("doc", "<u4"), ("tf", "<u2"), ("length", "<u2")])
 """One posting: a per-user document number, the term's frequency in it, and the document's length."""
 
+ANALYZER = "words/stopwords-en-nltk/snowball-english"
+"""Name of the text analysis chain of `tokenize`; stored with an index so that a change is noticed."""
+
 _WORD = re.compile(r"\w+")
-_STOPWORDS = frozenset(STOPWORDS_EN)
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 _U16 = 65_535
+_stemmers = threading.local()  # a PyStemmer object must not be shared between threads
+
+
+def _stem(words: list[str]) -> list[str]:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    stems: list[str] = stemmer.stemWords(words)
+    return stems
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercase word tokens of ``text`` with English stopwords removed."""
-    return [token[:MAX_TERM_CHARS] for token in _WORD.findall(text.lower()) if token not in _STOPWORDS]
+    """The index terms of ``text``: lowercase words, English stopwords dropped, Snowball stems, each cut to
+    `MAX_TERM_CHARS`."""
+    words = [word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]
+    return [stem[:MAX_TERM_CHARS] for stem in _stem(words)] if words else []
 
 
 def term_counts(text: str) -> Counter[str]:

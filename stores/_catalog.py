@@ -13,7 +13,9 @@ One SQLite database (a file, or in memory) holds, per user:
 * ``vectors``: each record's embedding (`memagent.stores._stored_vectors`), for exact ranking of the few
   records a narrow filter passes;
 * ``users``: per user, the record count and total token length (BM25's statistics) and the next
-  document number.
+  document number;
+* ``meta``: the schema version and the name of the text analysis that built the postings
+  (`memagent.lexical.ANALYZER`): a catalog indexed by another analysis is re-indexed when it opens.
 
 Every write is one transaction, so the records and their lexical index can never disagree, whatever the
 moment of a crash. The database runs in WAL mode with a busy timeout, so several processes on one machine
@@ -40,7 +42,7 @@ from pydantic import ValidationError
 
 from memagent.errors import StoreError
 from memagent.interfaces import LexicalHits
-from memagent.lexical import clip_u16, query_terms, score_postings, term_counts
+from memagent.lexical import ANALYZER, clip_u16, query_terms, score_postings, term_counts
 from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, as_utc
 
 from . import _postings, _stored_vectors
@@ -215,6 +217,36 @@ def best_documents(docs: np.ndarray, scores: np.ndarray, count: int) -> np.ndarr
     return candidates[order][:count]
 
 
+def _analyse_again_if_needed(db: sqlite3.Connection, location: str) -> None:
+    """Rebuild every user's lexical index (postings, document lengths, BM25 statistics) from the stored
+    texts if it was built by another text analysis than `ANALYZER` (a catalog without the note predates
+    it), then note the analysis. Runs inside the opening transaction: all of it happens, or none."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'analyzer'").fetchone()
+    if row is not None and row[0] == ANALYZER:
+        return
+    ukeys = [ukey for (ukey,) in db.execute("SELECT ukey FROM users").fetchall()]
+    if ukeys:
+        logger.info("re-indexing the text of %d users in %s for analyzer %s", len(ukeys), location, ANALYZER)
+    for ukey in ukeys:
+        postings: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        lengths: list[tuple[int, int, int]] = []
+        for doc, content in db.execute(
+            "SELECT doc, content FROM records WHERE ukey = ? ORDER BY doc", (ukey,)
+        ):
+            counts = term_counts(content)
+            size = sum(counts.values())
+            lengths.append((size, ukey, doc))
+            for term, tf in counts.items():
+                postings[term].append((doc, clip_u16(tf), clip_u16(size)))
+        db.executemany("UPDATE records SET length = ? WHERE ukey = ? AND doc = ?", lengths)
+        db.execute(
+            "UPDATE users SET records = ?, length = ? WHERE ukey = ?",
+            (len(lengths), sum(size for size, _, _ in lengths), ukey),
+        )
+        _postings.rebuild(db, ukey, postings)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('analyzer', ?)", (ANALYZER,))
+
+
 def _decode(body: str) -> MemoryRecord:
     try:
         return MemoryRecord.model_validate_json(body)
@@ -265,6 +297,7 @@ class SqliteCatalog:
                         f"catalog {self.location} has schema version {row[0]}, this memagent reads "
                         f"version {_SCHEMA_VERSION}"
                     )
+                _analyse_again_if_needed(db, self.location)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalog {self.location}: {exc}") from exc
 
@@ -542,6 +575,38 @@ class SqliteCatalog:
                 out.update((rid, MemoryKind(kind)) for rid, kind in rows)
         return out
 
+    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[MemoryRecord]]:
+        """For each raw turn among ``ids``, the turns just before and after it in its session that pass
+        ``flt`` (at most one each way, by event time; turns at the same instant are not neighbours)."""
+        out: dict[str, list[MemoryRecord]] = {}
+        turn = MemoryKind.TURN.value
+        if flt.is_empty or (flt.kinds is not None and MemoryKind.TURN not in flt.kinds):
+            return out
+        with self._read() as db:
+            ukey = self._ukey(db, user_id)
+            if ukey is None:
+                return out
+            condition, params = where(flt, ukey)
+            side = (
+                "SELECT body FROM records WHERE ukey = outer_r.ukey AND kind = ? "
+                f"AND event_us {{op}} outer_r.event_us AND {condition} ORDER BY event_us {{order}} LIMIT 1"
+            )
+            before = side.format(op="<", order="DESC")
+            after = side.format(op=">", order="ASC")
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = db.execute(
+                    f"SELECT outer_r.body, ({before}), ({after}) FROM records AS outer_r "
+                    f"WHERE outer_r.ukey = ? AND outer_r.kind = ? AND outer_r.id IN ({_marks(len(chunk))})",
+                    (turn, *params, turn, *params, ukey, turn, *chunk),
+                ).fetchall()
+                for body, previous, following in rows:
+                    anchor = _decode(body)
+                    found = [_decode(b) for b in (previous, following) if b is not None]
+                    out[anchor.id] = [
+                        r for r in found if r.session_id == anchor.session_id and flt.matches(r)
+                    ]
+        return out
+
     def find(
         self,
         user_id: str,
@@ -609,6 +674,38 @@ class SqliteCatalog:
                 f"the store holds dimension {matrix.shape[1]}"
             )
         return top_n([rid for rid, _ in rows], matrix @ vector, k)
+
+    def similarity(self, user_id: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` (unit length) to the stored vector of each of ``ids``; ids that are
+        unknown or have no stored vector are left out.
+
+        Raises:
+            StoreError: The stored vectors are of another dimension than ``vector``.
+        """
+        out: dict[str, float] = {}
+        with self._read() as db:
+            ukey = self._ukey(db, user_id)
+            if ukey is None:
+                return out
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = db.execute(
+                    f"SELECT id, ({_stored_vectors.OF_RECORD}) FROM records "
+                    f"WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
+                    (ukey, *chunk),
+                ).fetchall()
+                stored = [(rid, data) for rid, data in rows if data is not None]
+                if len(stored) < len(rows):
+                    self._warn_vectors_missing(user_id)
+                if not stored:
+                    continue
+                matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in stored])
+                if matrix.shape[1] != vector.shape[0]:
+                    raise StoreError(
+                        f"query embedding has dimension {vector.shape[0]}, "
+                        f"the store holds dimension {matrix.shape[1]}"
+                    )
+                out.update(zip((rid for rid, _ in stored), (matrix @ vector).tolist(), strict=True))
+        return out
 
     def _warn_vectors_missing(self, user_id: str) -> None:
         """Say once per catalog that some records have no stored vector (exact ranking is then skipped)."""

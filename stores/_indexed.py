@@ -185,6 +185,18 @@ class IndexedStore(MemoryStore):
         """Ids of every user with at least one record, sorted."""
         return self.catalog.users()
 
+    def similarity(self, user_id: str, embedding: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Cosines from the catalog's copy of the vectors (records without one are left out)."""
+        if not ids:
+            return {}
+        return self.catalog.similarity(user_id, ids, unit_rows([embedding], "query embedding")[0])
+
+    def adjacent(
+        self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
+    ) -> dict[str, list[MemoryRecord]]:
+        """The turns just before and after each turn among ``ids`` in its session, from the catalog."""
+        return self.catalog.adjacent(user_id, ids, filter or RecordFilter())
+
     def lexical_search(
         self,
         user_id: str,

@@ -29,7 +29,7 @@ import numpy as np
 
 from memagent.lexical import POSTING
 
-__all__ = ["FANOUT", "SCHEMA", "append", "drop_user", "migrate_blocks", "read", "remove"]
+__all__ = ["FANOUT", "SCHEMA", "append", "drop_user", "migrate_blocks", "read", "rebuild", "remove"]
 
 FANOUT = 8
 """Segments of one level that are merged into one segment of the next level."""
@@ -185,6 +185,24 @@ def drop_user(db: sqlite3.Connection, ukey: int) -> None:
     db.execute("DELETE FROM segments WHERE ukey = ?", (ukey,))
 
 
+def rebuild(
+    db: sqlite3.Connection, ukey: int, postings: Mapping[str, Sequence[tuple[int, int, int]]]
+) -> None:
+    """Replace the user's whole index by ``postings`` (term -> (doc, tf, length) triples of every live
+    document), written as one segment at the level its size would have reached."""
+    drop_user(db, ukey)
+    arrays = {
+        term: np.sort(np.array(triples, dtype=POSTING), order="doc") for term, triples in postings.items()
+    }
+    docs = {doc for triples in postings.values() for doc, _, _ in triples}
+    _write_segment(db, ukey, _level_of(len(docs)), arrays)
+
+
+def _level_of(documents: int) -> int:
+    """The level a segment of ``documents`` documents reaches by merging."""
+    return int(math.log(max(documents, 1), FANOUT))
+
+
 def migrate_blocks(db: sqlite3.Connection) -> None:
     """Move a schema-1 index (``postings (ukey, term, block, n, data)``) into one segment per user, at the
     level its size would have reached, and drop the old table."""
@@ -203,5 +221,5 @@ def migrate_blocks(db: sqlite3.Connection) -> None:
             for term, parts in pieces.items()
         }
         docs = {int(doc) for array in arrays.values() for doc in array["doc"]}
-        _write_segment(db, ukey, int(math.log(max(len(docs), 1), FANOUT)), arrays)
+        _write_segment(db, ukey, _level_of(len(docs)), arrays)
     db.execute("DROP TABLE postings")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from memagent import lexical
 from memagent.errors import ConfigError, StoreError
 from memagent.interfaces import MemoryStore
 from memagent.stores import ChromaStore, InProcessStore, SqliteCatalog, _postings, open_store
@@ -258,6 +259,42 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
         assert db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'postings'").fetchone() == (0,)
+    db.close()
+
+
+def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog written before the analyzer was noted (words only, no stems, fewer stopwords) gets its
+    postings, document lengths and statistics rebuilt when it opens, and says which analysis built them."""
+    from collections import Counter
+
+    from memagent.stores import _catalog
+
+    path = tmp_path / "catalog.sqlite3"
+    records = [
+        make_record("alice", f"r{i}", f"She paints {'sunsets' if i % 3 else 'lakes'} and hikes")
+        for i in range(30)
+    ]
+    records += [make_record("bob", "b1", "He painted what he liked")]
+    with monkeypatch.context() as patch:
+        patch.setattr(_catalog, "term_counts", lambda text: Counter(text.lower().split()))
+        old = SqliteCatalog(path)
+        _put(old, records)
+        assert old.lexical("alice", "painted sunset", 50, RecordFilter()).hits == []  # no stems then
+        old.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM meta WHERE key = 'analyzer'")
+    db.close()
+    reopened = SqliteCatalog(path)
+    for user, query in (("alice", "painted sunset"), ("alice", "hiking lakes"), ("bob", "paintings")):
+        live = [r for r in records if r.user_id == user]
+        hits = reopened.lexical(user, query, 50, RecordFilter()).hits
+        assert hits, query
+        StoreConformance.assert_ranking(hits, StoreConformance.reference_lexical(live, query), 50)
+    reopened.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'analyzer'").fetchone() == (lexical.ANALYZER,)
     db.close()
 
 

@@ -509,6 +509,47 @@ class StoreConformance:
         assert sorted(_ids(self.listed(store, "alice", RecordFilter(turn_ids=("t3",))))) == ["a", "c"]
         assert _ids(self.listed(store, "alice", RecordFilter(turn_ids=("t1",)))) == []
 
+    def test_adjacent_turns_stay_in_the_session_and_pass_the_filter(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        def turn(rid: str, session: str, n: float, user: str = "alice") -> MemoryRecord:
+            return make_record(user, rid, kind=MemoryKind.TURN, event_time=day(n), session_id=session)
+
+        records = [
+            turn("s1a", "s1", 1),
+            turn("s1b", "s1", 2),
+            turn("s2a", "s2", 3),
+            turn("s2b", "s2", 4),
+            turn("s2c", "s2", 5),
+            make_record("alice", "fact", event_time=day(4.5), session_id="s2"),
+            turn("other", "s2", 4.2, user="bob"),
+        ]
+        self.put(store, embedder, records)
+        around = store.adjacent("alice", ["s2b", "s1b", "s2a", "fact", "missing"])
+        assert {anchor: sorted(_ids(found)) for anchor, found in around.items()} == {
+            "s2b": ["s2a", "s2c"],  # the fact between them and bob's turn are not neighbours
+            "s1b": ["s1a"],  # s2a follows in time but opens another session
+            "s2a": ["s2b"],
+        }
+        narrowed = store.adjacent("alice", ["s2b"], RecordFilter(until=day(4.5)))
+        assert _ids(narrowed["s2b"]) == ["s2a"]
+        assert store.adjacent("bob", ["s2b"]) == {}
+        assert store.adjacent("nobody", ["s2b"]) == {}
+
+    def test_similarity_scores_given_ids_as_search_does(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        records = [make_record("alice", f"m{i}", f"topic {i} words {i % 3}") for i in range(6)]
+        self.put(store, embedder, records + [make_record("bob", "m0", "something else entirely")])
+        query = embedder.embed(["topic 2 words 2"])[0]
+        searched = dict((r.id, cosine) for r, cosine in store.search("alice", query, 6))
+        scored = store.similarity("alice", query, ["m4", "m1", "missing"])
+        assert set(scored) == {"m4", "m1"}
+        for rid, cosine in scored.items():
+            assert cosine == pytest.approx(searched[rid], abs=1e-5)
+        assert store.similarity("alice", query, []) == {}
+        assert store.similarity("nobody", query, ["m1"]) == {}
+
     # -- updates that keep the vector ------------------------------------------------------------
 
     def test_update_keeps_the_vector_and_checks_content(

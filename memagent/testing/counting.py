@@ -73,6 +73,20 @@ class CountingStore(MemoryStore):
         self._note("find", len(found))
         return found
 
+    def similarity(self, user_id: str, embedding: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Forward `similarity`."""
+        found = self.inner.similarity(user_id, embedding, ids)
+        self._note("similarity", len(found))
+        return found
+
+    def adjacent(
+        self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
+    ) -> dict[str, list[MemoryRecord]]:
+        """Forward `adjacent`."""
+        found = self.inner.adjacent(user_id, ids, filter)
+        self._note("adjacent", sum(len(v) for v in found.values()))
+        return found
+
     def scan(
         self, user_id: str, filter: RecordFilter | None = None, *, page_size: int = 500
     ) -> Iterator[MemoryRecord]:
