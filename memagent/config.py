@@ -15,12 +15,14 @@ class RetrievalConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     fusion: Literal["score", "rrf"] = "score"
-    """How relevance signals combine: "score" (weighted sum of min-max-normalised scores) or "rrf"
-    (weighted reciprocal-rank fusion)."""
+    """How relevance signals combine: "score" (weighted sum of each signal's share of its best match: a
+    cosine over the best cosine among the candidates, BM25 over a full match) or "rrf" (weighted
+    reciprocal-rank fusion)."""
     dense_weight: float = Field(default=1.0, ge=0.0)
     """Weight of embedding similarity in the fusion."""
-    lexical_weight: float = Field(default=0.4, ge=0.0)
-    """Weight of BM25 over memory text (a second opinion: exact names, dates and rare words)."""
+    lexical_weight: float = Field(default=1.0, ge=0.0)
+    """Weight of BM25 over memory text (exact names, dates and rare words). BM25 arrives as the share of
+    the query's term weight a record matches, so a word in common by chance stays small."""
     recency_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     """Share of a memory's score that fades with age (exponential decay in event time): a prior that can
     reorder near ties but never outvote relevance. 0 switches it off."""
@@ -28,6 +30,14 @@ class RetrievalConfig(BaseModel):
     """Event-time age at which the recency signal halves."""
     candidate_pool: int = Field(default=50, ge=1)
     """How many candidates each signal nominates before fusion."""
+    context_weight: float = Field(default=0.25, ge=0.0)
+    """Share of the best neighbouring turn's score (the turn just before or after, same session) that a
+    raw turn adds to its own: evidence is often the reply to, or the lead-in of, the turn that matches
+    the query. 0 switches it off (neighbours are then neither fetched nor scored)."""
+    assistant_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Share of its own score that a turn said by the assistant keeps (it still lends its full score to
+    its neighbours as context): the memory is the user's, and what the assistant said is mostly
+    context for it. 1 treats both sides alike."""
     rrf_k: int = Field(default=60, ge=1)
     """Rank offset of reciprocal-rank fusion (``fusion="rrf"`` only)."""
     include_turns: bool = True
@@ -45,6 +55,9 @@ class MemoryConfig(BaseModel):
     """Supersede and deduplicate (True) or append every candidate as it comes (False)."""
     dedupe_threshold: float = Field(default=0.92, ge=0.0, le=1.0)
     """Cosine similarity at which two current memories of one kind count as near duplicates."""
+    turn_context: bool = True
+    """Embed each raw turn after the turn before it in its session (the one it answers), so that its
+    vector says what the exchange was about; its text, BM25 terms and profile line stay its own."""
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     """Signals and their weights."""
     top_k: int = Field(default=8, ge=1)

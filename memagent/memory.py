@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from memagent._turns import embedding_texts, link_previous_turns, turn_record, turn_record_id
 from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError
@@ -35,35 +36,12 @@ from memagent.types import (
     ScoredRecord,
     Turn,
     as_utc,
-    stable_id,
 )
 
-__all__ = ["IngestReport", "Memory", "section_depth", "turn_record_id"]
+__all__ = ["IngestReport", "Memory", "section_depth", "turn_record", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
 _EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
-
-
-def turn_record_id(user_id: str, turn_id: str) -> str:
-    """Id of the raw-turn record of ``turn_id`` (the replay ledger entry)."""
-    return stable_id(user_id, "turn", turn_id)
-
-
-def turn_record(turn: Turn, *, now: datetime) -> MemoryRecord:
-    """The raw-turn record of ``turn``: episodic memory, speaker kept in the indexed text."""
-    return MemoryRecord(
-        id=turn_record_id(turn.user_id, turn.turn_id),
-        user_id=turn.user_id,
-        kind=MemoryKind.TURN,
-        content=f"{turn.speaker_label}: {turn.text}",
-        source_turn_ids=[turn.turn_id],
-        session_id=turn.session_id,
-        event_time=turn.event_time,
-        record_time=now,
-        valid_from=turn.event_time,
-        extractor="raw",
-        attributes={"role": turn.role.value, "speaker": turn.speaker or "", "turn_id": turn.turn_id},
-    )
 
 
 @dataclass
@@ -196,8 +174,11 @@ class Memory:
         report = IngestReport(extraction=extraction)
         now = self._clock()
         ledger = [turn_record(t, now=now) for t in turns]
+        if self.config.turn_context:
+            ledger = link_previous_turns(self.store, user_id, ledger)
         candidates = sorted(extraction.candidates, key=lambda c: c.event_time)
-        vectors = self.embedder.embed([c.content for c in candidates] + [r.content for r in ledger])
+        texts = [c.content for c in candidates] + embedding_texts(self.store, user_id, ledger)
+        vectors = self.embedder.embed(texts)
         fresh: list[MemoryRecord] = []
         fresh_vectors: list[Sequence[float]] = []
         changed: list[MemoryRecord] = []
@@ -261,10 +242,22 @@ class Memory:
         return working
 
     def import_records(self, records: Sequence[MemoryRecord]) -> int:
-        """Store exported records as they are (ids, validity and provenance kept); returns the count."""
+        """Store exported records as they are (ids, validity and provenance kept), each embedded as it was
+        when first stored (a raw turn after the turn it names, `memagent._turns`); returns the count.
+
+        Give them oldest first, as `export` writes them: a turn whose earlier turn is neither stored nor
+        in the same call is embedded alone.
+        """
         if not records:
             return 0
-        self.store.put(records, self.embedder.embed([r.content for r in records]))
+        texts: dict[tuple[str, str], str] = {}
+        by_user: dict[str, list[MemoryRecord]] = defaultdict(list)
+        for record in records:
+            by_user[record.user_id].append(record)
+        for user_id, own in by_user.items():
+            keys = ((user_id, r.id) for r in own)
+            texts.update(zip(keys, embedding_texts(self.store, user_id, own), strict=True))
+        self.store.put(records, self.embedder.embed([texts[(r.user_id, r.id)] for r in records]))
         return len(records)
 
     # ------------------------------------------------------------------------------------------------ read

@@ -1,12 +1,18 @@
 """Hybrid retrieval: dense similarity and BM25 fused by score, with recency as a bounded prior.
 
-Everything here is a pure function except `retrieve`, whose only I/O is two index queries on the
-`MemoryStore` (`search` for the dense candidates, `lexical_search` for the BM25 candidates and the BM25
-of the dense ones), never a listing of the user's records. By default (`score_fusion`) dense cosines
-are min-max normalised over their candidate pool, BM25 arrives divided by the score of a full match
-(`memagent.lexical.full_match_score`), the two are mixed by weight, and recency can scale the result
-down by at most ``recency_weight``. Weighted reciprocal-rank fusion (`rank_fusion`) is the alternative.
-A weight of 0 switches a signal off completely (it neither nominates candidates nor moves them).
+Everything here is a pure function except `retrieve`, whose only I/O is index queries on the
+`MemoryStore` (`search` and `lexical_search` nominate candidates; `similarity` and ``score_ids`` score
+each signal on the other's candidates; `adjacent` fetches the turns around candidate turns), never a
+listing of the user's records. By default (`score_fusion`) each signal is a share of the best match it
+could make: a cosine divided by the best cosine among the candidates, BM25 divided by the score of a
+full match (`memagent.lexical.full_match_score`), so a signal that finds nothing close cannot outvote
+one that does. The two are mixed by weight; recency can scale the result down by at most
+``recency_weight``. Then (`with_context`) an assistant's turn keeps ``assistant_weight`` of its score
+(what the assistant said is context for the user's memory, seldom the memory itself), and a raw turn
+adds ``context_weight`` of the better of its two neighbours' scores: evidence is often the reply to,
+or the lead-in of, the turn that matches. Weighted reciprocal-rank fusion (`rank_fusion`) is the
+alternative to the score mix. A weight of 0 switches a signal off completely (it neither nominates
+candidates nor moves them).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime
 
 from memagent.config import RetrievalConfig
 from memagent.interfaces import MemoryStore
-from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, ScoredRecord, as_utc
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, Role, ScoredRecord, as_utc
 
 __all__ = [
     "DENSE",
@@ -29,6 +35,7 @@ __all__ = [
     "recency_scores",
     "retrieve",
     "score_fusion",
+    "with_context",
 ]
 
 DENSE = "dense"
@@ -138,6 +145,28 @@ def score_fusion(
     return fused
 
 
+def with_context(
+    scores: Mapping[str, float],
+    neighbours: Mapping[str, Sequence[str]],
+    weight: float,
+    own_weights: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Each id's own score (times its ``own_weights`` entry, default 1) plus ``weight`` times the best
+    own score among its ``neighbours`` (ids without a score count 0):
+    ``w(x) * s(x) + weight * max(s(n) for n in neighbours[x])``."""
+    factors = own_weights or {}
+    return {
+        item: factors.get(item, 1.0) * value
+        + weight * max((scores.get(n, 0.0) for n in neighbours.get(item, ())), default=0.0)
+        for item, value in scores.items()
+    }
+
+
+def _said_by_assistant(record: MemoryRecord) -> bool:
+    """True for a raw turn the assistant said (`memagent.memory.turn_record` keeps the role)."""
+    return record.kind is MemoryKind.TURN and record.attributes.get("role") == Role.ASSISTANT.value
+
+
 def _tied_ranks(values: Mapping[str, float]) -> dict[str, int]:
     """Competition ranks (1, 1, 3, ...) of ids by descending value: equal values share a rank."""
     ordered = sorted(values.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -202,6 +231,41 @@ def _recency_ranking(records: Mapping[str, MemoryRecord], recency: Mapping[str, 
     return sorted(records, key=lambda rid: (-recency[rid], -records[rid].event_time.timestamp(), rid))
 
 
+def _context_turns(
+    store: MemoryStore,
+    user_id: str,
+    candidates: Mapping[str, MemoryRecord],
+    effective: RecordFilter,
+    admissible: Callable[[MemoryRecord], bool],
+) -> dict[str, list[MemoryRecord]]:
+    """The admissible turns just before and after each raw turn among ``candidates``."""
+    turns = [rid for rid, record in candidates.items() if record.kind is MemoryKind.TURN]
+    if not turns:
+        return {}
+    around = store.adjacent(user_id, turns, effective)
+    return {
+        anchor: [r for r in records if admissible(r)]
+        for anchor, records in around.items()
+        if anchor in candidates
+    }
+
+
+def _score_dense(
+    store: MemoryStore,
+    user_id: str,
+    query_embedding: Sequence[float] | None,
+    ids: Sequence[str],
+    cosines: dict[str, float],
+    signals: dict[str, dict[str, float]],
+) -> None:
+    """Add the dense signal of candidates the dense search did not nominate (from their stored vectors)."""
+    if query_embedding is None or not ids:
+        return
+    for rid, cosine in store.similarity(user_id, query_embedding, ids).items():
+        cosines[rid] = float(cosine)
+        signals[rid][DENSE] = float(cosine)
+
+
 def retrieve(
     store: MemoryStore,
     user_id: str,
@@ -216,11 +280,13 @@ def retrieve(
     """The ``top_k`` records of ``user_id`` for ``query``, fused from dense, BM25 and recency rankings.
 
     Dense candidates are the store's ``candidate_pool`` nearest records; lexical candidates are its
-    ``candidate_pool`` best BM25 matches, and the BM25 of every dense candidate comes with them; recency
-    ranks the union of both. A query without words (or with dense and lexical both switched off) falls
-    back to the most recent records. Each result's ``signals`` holds the signals computed for it
-    (``dense`` cosine only for dense candidates, ``bm25`` whenever the lexical signal is on, ``recency``
-    always) and the ``fused`` score, which is also its ``score``. Ties are broken by id.
+    ``candidate_pool`` best BM25 matches; each signal is then computed for the other's candidates too
+    (`MemoryStore.similarity`, ``score_ids``), and recency for all. With ``context_weight`` on, the turns
+    around each candidate turn join the candidates (`MemoryStore.adjacent`) and every turn adds a share
+    of its best neighbour's score (`with_context`). A query without words (or with dense and lexical
+    both switched off) falls back to the most recent records. Each result's ``signals`` holds the
+    signals computed for it (``dense``, ``bm25`` when the signal is on, ``recency``) and the ``fused``
+    score, which is also its ``score``. Ties are broken by id.
 
     Args:
         store: Where the records live; every call is scoped to ``user_id``.
@@ -289,6 +355,29 @@ def retrieve(
         for rid in candidates:
             signals[rid][LEXICAL] = lexical.get(rid, 0.0)
         ranks[LEXICAL] = _tied_ranks(matched)
+        if use_dense:
+            _score_dense(
+                store, user_id, query_embedding, [r for r in matched if r not in cosines], cosines, signals
+            )
+
+    neighbours: dict[str, list[str]] = {}
+    if config.context_weight > 0:
+        around = _context_turns(store, user_id, candidates, effective, admissible)
+        for anchor, records in around.items():
+            for record in records:
+                neighbours.setdefault(anchor, []).append(record.id)
+                neighbours.setdefault(record.id, []).append(anchor)
+        fresh = {r.id: r for records in around.values() for r in records if r.id not in candidates}
+        if fresh:
+            candidates.update(fresh)
+            for rid in fresh:
+                signals[rid] = {}
+            if use_dense:
+                _score_dense(store, user_id, query_embedding, list(fresh), cosines, signals)
+            if use_lexical:
+                found = store.lexical_search(user_id, query, 0, effective, score_ids=list(fresh))
+                for rid in fresh:
+                    signals[rid][LEXICAL] = found.scores.get(rid, 0.0)
 
     recency = recency_scores(list(candidates.values()), now, config.recency_half_life_days)
     for rid, value in recency.items():
@@ -297,16 +386,21 @@ def retrieve(
     weights = {DENSE: config.dense_weight, LEXICAL: config.lexical_weight}
     if config.fusion == "rrf":
         ranks[RECENCY] = _tied_ranks(recency)
-        fused = _fuse_ranks(ranks, {**weights, RECENCY: config.recency_weight}, config.rrf_k)
+        own = _fuse_ranks(ranks, {**weights, RECENCY: config.recency_weight}, config.rrf_k)
     else:
         raw = {DENSE: cosines} if use_dense else {}
-        bounds: dict[str, tuple[float, float]] = {}  # dense: min-max over its pool spreads the top candidates
+        # dense: the share of the best cosine among the candidates; BM25 arrives as the share of a full match
+        bounds: dict[str, tuple[float, float]] = {DENSE: (0.0, max(cosines.values(), default=0.0))}
         if use_lexical:
             raw[LEXICAL] = {rid: signals[rid][LEXICAL] for rid in candidates}
-            bounds[LEXICAL] = (0.0, 1.0)  # BM25 arrives divided by the score of a full match
+            bounds[LEXICAL] = (0.0, 1.0)
         relevance = score_fusion(raw, weights, bounds)
         prior = config.recency_weight
-        fused = {rid: relevance.get(rid, 0.0) * (1.0 - prior + prior * recency[rid]) for rid in candidates}
+        own = {rid: relevance.get(rid, 0.0) * (1.0 - prior + prior * recency[rid]) for rid in candidates}
+    speaker_weights = {
+        rid: config.assistant_weight for rid, record in candidates.items() if _said_by_assistant(record)
+    }
+    fused = with_context(own, neighbours, config.context_weight, speaker_weights)
     ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))
     return [
         ScoredRecord(

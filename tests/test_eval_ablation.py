@@ -130,6 +130,7 @@ def test_default_grid_covers_every_switch_and_changes_one_thing_each() -> None:
     assert variants["no-dense"].config.retrieval == retrieval.model_copy(update={"dense_weight": 0.0})
     assert variants["no-bm25"].config.retrieval == retrieval.model_copy(update={"lexical_weight": 0.0})
     assert variants["no-recency"].config.retrieval == retrieval.model_copy(update={"recency_weight": 0.0})
+    assert variants["no-context"].config.retrieval == retrieval.model_copy(update={"context_weight": 0.0})
     assert variants["no-turns"].config.retrieval.include_turns is False
     assert variants["no-extraction"].config.extraction == "none"
     assert variants["no-consolidation"].config.consolidation is False

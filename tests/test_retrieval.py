@@ -11,10 +11,10 @@ import pytest
 from memagent.config import RetrievalConfig
 from memagent.interfaces import LexicalHits, MemoryStore
 from memagent.lexical import bm25_scores, bm25_upper_bound, tokenize
-from memagent.retrieval import mmr, rank_fusion, recency_scores, retrieve
+from memagent.retrieval import mmr, rank_fusion, recency_scores, retrieve, with_context
 from memagent.stores import InProcessStore
 from memagent.testing.fakes import FakeEmbedder
-from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, Role
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -40,6 +40,11 @@ def make_record(
         valid_until=valid_until,
         source_turn_ids=[f"t-{rid}"],
     )
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    norm = (math.sqrt(sum(x * x for x in a)) or 1.0) * (math.sqrt(sum(x * x for x in b)) or 1.0)
+    return sum(x * y for x, y in zip(a, b, strict=True)) / norm
 
 
 class ListStore(MemoryStore):
@@ -93,18 +98,33 @@ class ListStore(MemoryStore):
     def count(self, user_id: str, filter: RecordFilter | None = None) -> int:
         return len(self._matching(user_id, filter))
 
+    def adjacent(
+        self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
+    ) -> dict[str, list[MemoryRecord]]:
+        turns = sorted(
+            (r for r, _ in self._matching(user_id, filter) if r.kind is MemoryKind.TURN),
+            key=lambda r: r.event_time,
+        )
+        out: dict[str, list[MemoryRecord]] = {}
+        for anchor in self.get(user_id, ids):
+            if anchor.kind is not MemoryKind.TURN:
+                continue
+            before = [r for r in turns if r.event_time < anchor.event_time][-1:]
+            after = [r for r in turns if r.event_time > anchor.event_time][:1]
+            out[anchor.id] = [r for r in before + after if r.session_id == anchor.session_id]
+        return out
+
     def search(
         self, user_id: str, embedding: Sequence[float], k: int, filter: RecordFilter | None = None
     ) -> list[tuple[MemoryRecord, float]]:
         self.calls.append(("search", user_id, filter))
-        norm = math.sqrt(sum(x * x for x in embedding)) or 1.0
-        scored = []
-        for record, vector in self._matching(user_id, filter):
-            vnorm = math.sqrt(sum(x * x for x in vector)) or 1.0
-            cosine = sum(a * b for a, b in zip(embedding, vector, strict=True)) / (norm * vnorm)
-            scored.append((record, cosine))
+        scored = [(record, _cosine(embedding, vector)) for record, vector in self._matching(user_id, filter)]
         scored.sort(key=lambda pair: (-pair[1], pair[0].id))
         return scored[:k]
+
+    def similarity(self, user_id: str, embedding: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        self.calls.append(("similarity", user_id, None))
+        return {i: _cosine(embedding, self.rows[(user_id, i)][1]) for i in ids if (user_id, i) in self.rows}
 
     def lexical_search(
         self,
@@ -192,8 +212,10 @@ def test_recency_scores_decay_by_half_life() -> None:
         recency_scores(records, NOW, half_life_days=0)
 
 
-def test_tokenize_lowercases_and_drops_stopwords() -> None:
+def test_tokenize_lowercases_drops_stopwords_and_stems() -> None:
     assert tokenize("The Sushi in TOKYO, and a ramen!") == ["sushi", "tokyo", "ramen"]
+    assert tokenize("What did she paint? I've painted paintings") == ["paint", "paint", "paint"]
+    assert tokenize("Caroline's hiking trips") == ["carolin", "hike", "trip"]
 
 
 def test_bm25_scores_exact_words_and_idf() -> None:
@@ -265,7 +287,7 @@ def test_bm25_finds_exact_word_matches_that_dense_misses() -> None:
     by_id = {r.record.id: r for r in results}
     assert "target" in by_id
     assert by_id["target"].signals["bm25"] > 0
-    assert "dense" not in by_id["target"].signals  # not a dense candidate: its cosine is unknown
+    assert by_id["target"].signals["dense"] == pytest.approx(0.0)  # scored though dense did not nominate it
     assert by_id["near1"].signals["dense"] == pytest.approx(store.search("u1", query_vec, 1)[0][1])
     for result in results:
         assert result.signals["fused"] == result.score
@@ -469,3 +491,86 @@ def test_bm25_full_match_bound_scales_strong_matches_high_and_incidental_overlap
     incidental = bm25_scores("weather in zanzibar ferry schedule tickets", docs)["d3"]
     assert incidental / bm25_upper_bound("weather in zanzibar ferry schedule tickets", docs) < 0.15
     assert bm25_upper_bound("", docs) == 0.0 and bm25_upper_bound("unknownword", docs) == 0.0
+
+
+def test_with_context_adds_a_share_of_the_best_neighbour() -> None:
+    scores = {"a": 1.0, "b": 0.2, "c": 0.6, "lone": 0.4}
+    neighbours = {"a": ["b"], "b": ["a", "c"], "c": ["b"], "lone": ["gone"]}
+    assert with_context(scores, neighbours, 0.5) == pytest.approx(
+        {"a": 1.1, "b": 0.7, "c": 0.7, "lone": 0.4}  # a neighbour without a score counts 0
+    )
+    assert with_context(scores, neighbours, 0.0) == scores
+
+
+def _conversation_scenario() -> tuple[ListStore, list[float]]:
+    """The answer turn shares nothing with the question; the turn before it matches it exactly."""
+
+    def turn(rid: str, content: str, session: str, days_ago: float) -> MemoryRecord:
+        record = make_record(rid, content, kind=MemoryKind.TURN, days_ago=days_ago)
+        return record.model_copy(update={"session_id": session})
+
+    store = ListStore()
+    records = [
+        turn("ask", "Caroline: did you visit the gallery?", "s1", 10.0),
+        turn("answer", "Melanie: yes, last Saturday", "s1", 9.99),
+        turn("other", "Caroline: I took a painting class", "s2", 5.0),
+    ]
+    store.put(records, [_unit(0), _unit(1), [0.6, 0.8, 0.0, 0.0]])
+    return store, _unit(0)
+
+
+def test_the_turn_around_a_match_is_fetched_and_ranked_as_its_context() -> None:
+    store, query_vec = _conversation_scenario()
+    query = "When was the gallery visit?"
+    plain = RetrievalConfig(recency_weight=0.0, candidate_pool=2, context_weight=0.0)
+    kwargs = {"top_k": 2, "now": NOW}
+    assert ids(retrieve(store, "u1", query, query_vec, config=plain, **kwargs)) == ["ask", "other"]
+    with_turns_around = plain.model_copy(update={"context_weight": 0.5})
+    results = retrieve(store, "u1", query, query_vec, config=with_turns_around, **kwargs)
+    assert ids(results) == ["ask", "answer"]
+    ask, answer = results
+    assert answer.signals["dense"] == pytest.approx(0.0)  # scored, though neither signal nominated it
+    assert answer.signals["bm25"] == 0.0
+    assert answer.score == pytest.approx(0.5 * ask.score)  # its own score is 0; ask's neighbour adds none
+
+
+def test_an_assistant_turn_keeps_a_share_of_its_score_and_lends_all_of_it_as_context() -> None:
+    def said(rid: str, role: Role, days_ago: float) -> MemoryRecord:
+        record = make_record(rid, "we talked about the gallery", kind=MemoryKind.TURN, days_ago=days_ago)
+        return record.model_copy(update={"session_id": "s1", "attributes": {"role": role.value}})
+
+    store = ListStore()
+    store.put([said("assistant", Role.ASSISTANT, 10.0), said("user", Role.USER, 9.99)], [_unit(0), _unit(0)])
+    config = RetrievalConfig(recency_weight=0.0, context_weight=0.0, assistant_weight=0.5)
+    by_id = {
+        r.record.id: r for r in retrieve(store, "u1", "gallery", _unit(0), config=config, top_k=2, now=NOW)
+    }
+    assert by_id["user"].score == pytest.approx(1.0)
+    assert by_id["assistant"].score == pytest.approx(0.5)
+    lent = config.model_copy(update={"context_weight": 0.25})
+    by_id = {
+        r.record.id: r for r in retrieve(store, "u1", "gallery", _unit(0), config=lent, top_k=2, now=NOW)
+    }
+    assert by_id["user"].score == pytest.approx(1.0 + 0.25 * 1.0)  # the assistant's full score as context
+    assert by_id["assistant"].score == pytest.approx(0.5 + 0.25 * 1.0)
+    alike = lent.model_copy(update={"assistant_weight": 1.0})
+    scores = {
+        r.record.id: r.score
+        for r in retrieve(store, "u1", "gallery", _unit(0), config=alike, top_k=2, now=NOW)
+    }
+    assert scores["user"] == pytest.approx(scores["assistant"])
+
+
+def test_dense_counts_as_the_share_of_the_best_cosine_among_the_candidates() -> None:
+    store = ListStore()
+    store.put(
+        [make_record("best", "alpha"), make_record("half", "beta"), make_record("far", "gamma")],
+        [[0.6, 0.8, 0.0, 0.0], [0.3, 0.0, 0.0, (1 - 0.3**2) ** 0.5], [0.0, 0.0, 1.0, 0.0]],
+    )
+    config = RetrievalConfig(lexical_weight=0.0, recency_weight=0.0, context_weight=0.0)
+    scores = {
+        r.record.id: r.score for r in retrieve(store, "u1", "q", _unit(0), config=config, top_k=3, now=NOW)
+    }
+    assert scores["best"] == pytest.approx(1.0)  # its cosine 0.6 is the best there is
+    assert scores["half"] == pytest.approx(0.5)
+    assert scores["far"] == pytest.approx(0.0)

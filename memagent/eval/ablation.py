@@ -59,6 +59,7 @@ DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     "no-dense": {"retrieval": {"dense_weight": 0.0}},
     "no-bm25": {"retrieval": {"lexical_weight": 0.0}},
     "no-recency": {"retrieval": {"recency_weight": 0.0}},
+    "no-context": {"retrieval": {"context_weight": 0.0}},
     "no-turns": {"retrieval": {"include_turns": False}},
     "no-profile": {"profile": False},
     "top-k=4": {"top_k": 4},

@@ -1,0 +1,97 @@
+"""Raw-turn records (the replay ledger) and the text each one is embedded with.
+
+A turn's own words often say little out of context ("Yes, last Saturday!", "I'll take the second
+one"). So a raw turn is embedded after the turn before it in its session, the one it answers, and its
+vector carries what the exchange was about (contextual chunk embedding). Only the vector changes: the
+record's content, its BM25 terms and its profile line are the turn's own text. The record names that
+turn in ``attributes["previous_turn"]``, so an import embeds it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from memagent.interfaces import MemoryStore
+from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, Turn, stable_id
+
+__all__ = ["PREVIOUS_TURN", "embedding_texts", "link_previous_turns", "turn_record", "turn_record_id"]
+
+PREVIOUS_TURN = "previous_turn"
+"""Attribute of a raw-turn record: the id of the turn it is embedded after (absent: embedded alone)."""
+
+
+def turn_record_id(user_id: str, turn_id: str) -> str:
+    """Id of the raw-turn record of ``turn_id`` (the replay ledger entry)."""
+    return stable_id(user_id, "turn", turn_id)
+
+
+def turn_record(turn: Turn, *, now: datetime) -> MemoryRecord:
+    """The raw-turn record of ``turn``: episodic memory, speaker kept in the indexed text."""
+    return MemoryRecord(
+        id=turn_record_id(turn.user_id, turn.turn_id),
+        user_id=turn.user_id,
+        kind=MemoryKind.TURN,
+        content=f"{turn.speaker_label}: {turn.text}",
+        source_turn_ids=[turn.turn_id],
+        session_id=turn.session_id,
+        event_time=turn.event_time,
+        record_time=now,
+        valid_from=turn.event_time,
+        extractor="raw",
+        attributes={"role": turn.role.value, "speaker": turn.speaker or "", "turn_id": turn.turn_id},
+    )
+
+
+def link_previous_turns(
+    store: MemoryStore, user_id: str, ledger: Sequence[MemoryRecord]
+) -> list[MemoryRecord]:
+    """``ledger`` (new raw turns of ``user_id``, in the order they were said) with each one naming the
+    turn before it in its session: the one before it in ``ledger``, or for a session's first new turn
+    the user's newest stored turn, if it is of the same session and said earlier. One bounded lookup
+    per session."""
+    linked: list[MemoryRecord] = []
+    last_of_session: dict[str | None, str | None] = {}
+    ordered = sorted(enumerate(ledger), key=lambda pair: (pair[1].event_time, pair[0]))
+    previous: dict[int, str | None] = {}
+    for index, record in ordered:
+        session = record.session_id
+        if session not in last_of_session:
+            stored = store.find(
+                user_id,
+                RecordFilter(kinds=(MemoryKind.TURN,), until=record.event_time),
+                limit=1,
+                order=RecordOrder.NEWEST,
+            )
+            before = stored[0] if stored and session is not None and stored[0].session_id == session else None
+            last_of_session[session] = before.attributes.get("turn_id") if before else None
+        previous[index] = last_of_session[session] if session is not None else None
+        last_of_session[session] = record.attributes.get("turn_id")
+    for index, record in enumerate(ledger):
+        before_id = previous[index]
+        if before_id:
+            record = record.model_copy(update={"attributes": {**record.attributes, PREVIOUS_TURN: before_id}})
+        linked.append(record)
+    return linked
+
+
+def embedding_texts(store: MemoryStore, user_id: str, records: Sequence[MemoryRecord]) -> list[str]:
+    """What to embed for each of ``records``: a raw turn's content after that of the turn it names in
+    `PREVIOUS_TURN` (looked up among ``records``, then in the store; one lookup for all), anything else
+    its content."""
+    contents = {r.attributes.get("turn_id"): r.content for r in records if r.kind is MemoryKind.TURN}
+    wanted = {
+        r.attributes[PREVIOUS_TURN]
+        for r in records
+        if r.kind is MemoryKind.TURN and r.attributes.get(PREVIOUS_TURN) not in (None, *contents)
+    }
+    if wanted:
+        for found in store.get(user_id, [turn_record_id(user_id, turn_id) for turn_id in sorted(wanted)]):
+            contents[found.attributes.get("turn_id")] = found.content
+    texts = []
+    for record in records:
+        before = (
+            contents.get(record.attributes.get(PREVIOUS_TURN)) if record.kind is MemoryKind.TURN else None
+        )
+        texts.append(f"{before}\n{record.content}" if before else record.content)
+    return texts
