@@ -363,9 +363,10 @@ class Memory:
         """Compile the user's profile for ``query`` under a hard token ``budget``.
 
         Hard constraints (diet, allergies, health) come first; then, taking turns so that none can starve
-        the others, preferences and facts ranked by relevance to the query, the memories retrieved for the
-        query (raw turns included, except turns whose every extracted memory was superseded), and recent
-        events. A larger budget retrieves proportionally more. Every line names the records it came from.
+        the others, the memories retrieved for the query (raw turns included, except turns whose every
+        extracted memory was superseded; two lines a turn, since they are the ones ranked for this very
+        query), preferences and facts ranked by similarity to the query, and recent events. A larger
+        budget places more of each. Every line names the records it came from.
 
         Each section is a bounded index lookup: no section can place more than `section_depth` lines, so
         no more are fetched. ``query_embedding`` and ``candidates`` (from `candidates`, same query and
@@ -411,18 +412,17 @@ class Memory:
         )
         relevant: list[MemoryRecord] = []
         if has_query:
-            k = max(self.config.top_k, self.config.top_k * budget // self.config.budget)
             found = candidates
             if found is None:
                 found = self.candidates(
                     user_id, query or "", query_embedding=vector, filter=RecordFilter(as_of=when), now=now
                 )
             excluded = set(exclude_turn_ids) | self._stale_turns(user_id, found, when)
-            relevant = [h.record for h in found if not _names_turn(h.record, excluded)][:k]
+            relevant = [h.record for h in found if not _names_turn(h.record, excluded)][:depth]
         sections = [
             ProfileSection(name="constraints", records=constraints, pinned=True),
+            ProfileSection(name="relevant", title="Relevant memories", records=relevant, share=2),
             ProfileSection(name="preferences", records=sections_of_kind[MemoryKind.PREFERENCE]),
-            ProfileSection(name="relevant", title="Relevant memories", records=relevant),
             ProfileSection(name="facts", title="About the user", records=sections_of_kind[MemoryKind.FACT]),
             ProfileSection(name="events", title="Recent events", records=events),
         ]

@@ -69,6 +69,8 @@ class ProfileSection(BaseModel):
     """Most lines this section may place (None: as many as fit)."""
     pinned: bool = False
     """Fill this section completely before any other (with ``interleave``, before the round-robin)."""
+    share: int = Field(default=1, ge=1)
+    """Records this section offers in each round of the round-robin (``interleave``)."""
 
     @property
     def heading(self) -> str:
@@ -197,12 +199,12 @@ def _fill_order(sections: Sequence[ProfileSection], interleave: bool) -> list[tu
     rest = [(i, section) for i, section in enumerate(sections) if not section.pinned]
     if not interleave:
         return pinned + [(i, r) for i, section in rest for r in section.records]
-    longest = max((len(section.records) for _, section in rest), default=0)
+    rounds = max((-(-len(section.records) // section.share) for _, section in rest), default=0)
     return pinned + [
-        (i, section.records[depth])
-        for depth in range(longest)
+        (i, record)
+        for round_ in range(rounds)
         for i, section in rest
-        if depth < len(section.records)
+        for record in section.records[round_ * section.share : (round_ + 1) * section.share]
     ]
 
 

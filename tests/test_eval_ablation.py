@@ -131,6 +131,10 @@ def test_default_grid_covers_every_switch_and_changes_one_thing_each() -> None:
     assert variants["no-bm25"].config.retrieval == retrieval.model_copy(update={"lexical_weight": 0.0})
     assert variants["no-recency"].config.retrieval == retrieval.model_copy(update={"recency_weight": 0.0})
     assert variants["no-context"].config.retrieval == retrieval.model_copy(update={"context_weight": 0.0})
+    assert variants["assistant-alike"].config.retrieval == retrieval.model_copy(
+        update={"assistant_weight": 1.0}
+    )
+    assert variants["no-turn-context"].config.turn_context is False
     assert variants["no-turns"].config.retrieval.include_turns is False
     assert variants["no-extraction"].config.extraction == "none"
     assert variants["no-consolidation"].config.consolidation is False

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from memagent.eval.metrics import (
+    bootstrap_interval,
     MatchCounts,
     cosine_matrix,
     currency,
@@ -132,3 +133,18 @@ def test_percentiles_and_mean() -> None:
     assert mean([1.0, None, 3.0]) == 2.0
     assert mean([None]) is None
     assert f1(0.0, 0.0) == 0.0 and f1(None, 1.0) is None
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_data() -> None:
+    few = [1.0, 0.0] * 10
+    many = [1.0, 0.0] * 1000
+    low, high = bootstrap_interval(few)
+    assert low < 0.5 < high and high - low > 0.3
+    low_many, high_many = bootstrap_interval(many)
+    assert low_many < 0.5 < high_many and high_many - low_many < 0.05
+    assert bootstrap_interval(few) == (low, high)  # seeded: the same values give the same interval
+    assert bootstrap_interval([0.7] * 5) == pytest.approx((0.7, 0.7))
+    with pytest.raises(ValueError):
+        bootstrap_interval([])
+    with pytest.raises(ValueError):
+        bootstrap_interval([1.0], level=1.0)

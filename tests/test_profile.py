@@ -318,3 +318,20 @@ def test_no_rendered_line_is_shorter_than_the_minimum(counter: TokenCounter) -> 
     for kind in MemoryKind:
         line = render_record(make_record("r", "x", kind), counter)
         assert counter.count(line) >= MIN_LINE_TOKENS, line
+
+
+def test_a_section_with_a_larger_share_places_that_many_lines_a_round() -> None:
+    relevant = [make_record(f"r{i}", f"said thing {i}", MemoryKind.TURN) for i in range(6)]
+    preferences = [make_record(f"p{i}", f"likes thing {i}", MemoryKind.PREFERENCE) for i in range(6)]
+    sections = [
+        ProfileSection(name="relevant", records=relevant, share=2),
+        ProfileSection(name="preferences", records=preferences),
+    ]
+    expected = "\n".join(
+        ["Preferences:", *(render_record(r, WORDS) for r in preferences[:2])]
+        + ["Relevant to this question:", *(render_record(r, WORDS) for r in relevant[:4])]
+    )
+    profile = compile_profile("u", "q", sections, WORDS.count(expected), WORDS, interleave=True)
+    assert profile.text == expected  # two rounds: r0 r1 p0, then r2 r3 p1
+    everything = compile_profile("u", "q", sections, 10_000, WORDS, interleave=True)
+    assert len(everything.lines) == 12  # a share changes the order, never what fits in the end

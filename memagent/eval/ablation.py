@@ -60,6 +60,8 @@ DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     "no-bm25": {"retrieval": {"lexical_weight": 0.0}},
     "no-recency": {"retrieval": {"recency_weight": 0.0}},
     "no-context": {"retrieval": {"context_weight": 0.0}},
+    "no-turn-context": {"turn_context": False},
+    "assistant-alike": {"retrieval": {"assistant_weight": 1.0}},
     "no-turns": {"retrieval": {"include_turns": False}},
     "no-profile": {"profile": False},
     "top-k=4": {"top_k": 4},

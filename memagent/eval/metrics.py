@@ -3,7 +3,8 @@
 Evidence metrics compare gold evidence turn ids with a ranked list of *turn-id sets*: a retrieved memory
 counts for every turn in its provenance. Embedding-match metrics compare two lists of vectors (predicted
 items, gold items) by cosine similarity at several thresholds, never one tuned threshold. Nothing here
-does I/O, reads a clock or draws a random number.
+does I/O or reads a clock; `bootstrap_interval` draws its resamples from a seeded generator, so it too
+gives the same answer for the same input.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "MatchCounts",
+    "bootstrap_interval",
     "CurrencyResult",
     "cosine_matrix",
     "currency",
@@ -111,6 +113,29 @@ def recall_within_budget(
             used += cost
             kept.append(turn_ids)
     return len(_covered(kept, gold)) / len(gold)
+
+
+def bootstrap_interval(
+    values: Sequence[float], *, level: float = 0.95, resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of ``values`` (resampled with replacement,
+    ``resamples`` times, from a generator seeded with ``seed``).
+
+    Raises:
+        ValueError: ``values`` is empty, ``level`` is not in (0, 1) or ``resamples < 1``.
+    """
+    if not values:
+        raise ValueError("no values: the interval is undefined")
+    if not 0.0 < level < 1.0:
+        raise ValueError("level must be in (0, 1)")
+    if resamples < 1:
+        raise ValueError("resamples must be at least 1")
+    data = np.asarray(values, dtype=np.float64)
+    picks = np.random.default_rng(seed).integers(0, data.size, size=(resamples, data.size))
+    means = data[picks].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 def safe_div(numerator: float, denominator: float) -> float | None:
