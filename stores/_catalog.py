@@ -344,6 +344,24 @@ class SqliteCatalog:
         row = db.execute("SELECT ukey FROM users WHERE user_id = ?", (user_id,)).fetchone()
         return None if row is None else int(row[0])
 
+    def _rows_by_id(
+        self, user_id: str, ids: Sequence[str], columns: str, flt: RecordFilter | None = None
+    ) -> list[tuple[Any, ...]]:
+        """``columns`` of the records of ``user_id`` among ``ids`` (passing ``flt``), read in chunks."""
+        with self._read() as db:
+            ukey = self._ukey(db, user_id)
+            if ukey is None:
+                return []
+            condition, params = where(flt, ukey) if flt is not None else ("1", [])
+            rows: list[tuple[Any, ...]] = []
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows += db.execute(
+                    f"SELECT {columns} FROM records "
+                    f"WHERE ukey = ? AND id IN ({_marks(len(chunk))}) AND {condition}",
+                    (ukey, *chunk, *params),
+                ).fetchall()
+            return rows
+
     # --------------------------------------------------------------------------------------- write
     def put(
         self,
@@ -544,36 +562,13 @@ class SqliteCatalog:
 
     def passing(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> set[str]:
         """Which of these ids are records of ``user_id`` passing ``flt`` (nothing is decoded)."""
-        out: set[str] = set()
         if flt.is_empty:
-            return out
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is None:
-                return out
-            condition, params = where(flt, ukey)
-            for chunk in _chunks(list(dict.fromkeys(ids))):
-                rows = db.execute(
-                    f"SELECT id FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))}) AND {condition}",
-                    (ukey, *chunk, *params),
-                )
-                out.update(rid for (rid,) in rows)
-        return out
+            return set()
+        return {rid for (rid,) in self._rows_by_id(user_id, ids, "id", flt)}
 
     def kinds(self, user_id: str, ids: Sequence[str]) -> dict[str, MemoryKind]:
         """The stored kind of each of these ids (unknown ids are left out)."""
-        out: dict[str, MemoryKind] = {}
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is None:
-                return out
-            for chunk in _chunks(list(dict.fromkeys(ids))):
-                rows = db.execute(
-                    f"SELECT id, kind FROM records WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
-                    (ukey, *chunk),
-                )
-                out.update((rid, MemoryKind(kind)) for rid, kind in rows)
-        return out
+        return {rid: MemoryKind(kind) for rid, kind in self._rows_by_id(user_id, ids, "id, kind")}
 
     def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[MemoryRecord]]:
         """For each raw turn among ``ids``, the turns just before and after it in its session that pass
@@ -682,30 +677,19 @@ class SqliteCatalog:
         Raises:
             StoreError: The stored vectors are of another dimension than ``vector``.
         """
-        out: dict[str, float] = {}
-        with self._read() as db:
-            ukey = self._ukey(db, user_id)
-            if ukey is None:
-                return out
-            for chunk in _chunks(list(dict.fromkeys(ids))):
-                rows = db.execute(
-                    f"SELECT id, ({_stored_vectors.OF_RECORD}) FROM records "
-                    f"WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
-                    (ukey, *chunk),
-                ).fetchall()
-                stored = [(rid, data) for rid, data in rows if data is not None]
-                if len(stored) < len(rows):
-                    self._warn_vectors_missing(user_id)
-                if not stored:
-                    continue
-                matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in stored])
-                if matrix.shape[1] != vector.shape[0]:
-                    raise StoreError(
-                        f"query embedding has dimension {vector.shape[0]}, "
-                        f"the store holds dimension {matrix.shape[1]}"
-                    )
-                out.update(zip((rid for rid, _ in stored), (matrix @ vector).tolist(), strict=True))
-        return out
+        rows = self._rows_by_id(user_id, ids, f"id, ({_stored_vectors.OF_RECORD})")
+        stored = [(rid, data) for rid, data in rows if data is not None]
+        if len(stored) < len(rows):
+            self._warn_vectors_missing(user_id)
+        if not stored:
+            return {}
+        matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in stored])
+        if matrix.shape[1] != vector.shape[0]:
+            raise StoreError(
+                f"query embedding has dimension {vector.shape[0]}, "
+                f"the store holds dimension {matrix.shape[1]}"
+            )
+        return dict(zip((rid for rid, _ in stored), (matrix @ vector).tolist(), strict=True))
 
     def _warn_vectors_missing(self, user_id: str) -> None:
         """Say once per catalog that some records have no stored vector (exact ranking is then skipped)."""
