@@ -7,8 +7,8 @@ import math
 import pytest
 
 from memagent.eval.metrics import (
-    bootstrap_interval,
     MatchCounts,
+    bootstrap_interval,
     cosine_matrix,
     currency,
     embedding_match,
