@@ -28,7 +28,7 @@ class RetrievalConfig(BaseModel):
     reorder near ties but never outvote relevance. 0 switches it off."""
     recency_half_life_days: float = Field(default=90.0, gt=0.0)
     """Event-time age at which the recency signal halves."""
-    candidate_pool: int = Field(default=50, ge=1)
+    candidate_pool: int = Field(default=30, ge=1)
     """How many candidates each signal nominates before fusion."""
     context_weight: float = Field(default=0.25, ge=0.0)
     """Share of the best neighbouring turn's score (the turn just before or after, same session) that a

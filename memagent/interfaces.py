@@ -197,10 +197,11 @@ class MemoryStore(ABC):
     @abstractmethod
     def adjacent(
         self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
-    ) -> dict[str, list[MemoryRecord]]:
-        """For each raw turn among ``ids``, the turns just before and after it in the same session that
-        pass ``filter`` (at most one each way, by event time): the conversation around a retrieved turn.
-        Ids that are not turns are left out."""
+    ) -> dict[str, list[str]]:
+        """For each raw turn among ``ids``, the ids of the turns just before and after it in its session
+        that pass ``filter`` (at most one each way, in the order they were said): the conversation
+        around a retrieved turn. A neighbour is looked for among the few turns nearest in time, so
+        sessions that interleave may leave a turn without one. Ids that are not turns are left out."""
 
     @abstractmethod
     def delete_user(self, user_id: str) -> int:
@@ -290,9 +291,9 @@ class RecordCatalog(Protocol):
         """Cosine of ``vector`` (unit length) to each known id's stored vector."""
         ...
 
-    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[MemoryRecord]]:
-        """For each raw turn among ``ids``, the turns just before and after it in its session (passing
-        ``flt``)."""
+    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[str]]:
+        """For each raw turn among ``ids``, the ids of the turns just before and after it in its session
+        (passing ``flt``)."""
         ...
 
     def find(

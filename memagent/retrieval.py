@@ -231,23 +231,27 @@ def _recency_ranking(records: Mapping[str, MemoryRecord], recency: Mapping[str, 
     return sorted(records, key=lambda rid: (-recency[rid], -records[rid].event_time.timestamp(), rid))
 
 
-def _context_turns(
+def _turns_around(
     store: MemoryStore,
     user_id: str,
-    candidates: Mapping[str, MemoryRecord],
+    candidates: dict[str, MemoryRecord],
     effective: RecordFilter,
     admissible: Callable[[MemoryRecord], bool],
-) -> dict[str, list[MemoryRecord]]:
-    """The admissible turns just before and after each raw turn among ``candidates``."""
+) -> dict[str, list[str]]:
+    """Who neighbours whom among the candidate turns and the turns just before and after them (both
+    ways); the neighbours that were not candidates are fetched and added to ``candidates``. Their BM25
+    is not looked up: they were not among its best matches, and they rank through their neighbour."""
     turns = [rid for rid, record in candidates.items() if record.kind is MemoryKind.TURN]
-    if not turns:
-        return {}
-    around = store.adjacent(user_id, turns, effective)
-    return {
-        anchor: [r for r in records if admissible(r)]
-        for anchor, records in around.items()
-        if anchor in candidates
-    }
+    around = store.adjacent(user_id, turns, effective) if turns else {}
+    fresh = sorted({rid for found in around.values() for rid in found} - set(candidates))
+    candidates.update((r.id, r) for r in store.get(user_id, fresh) if admissible(r))
+    neighbours: dict[str, list[str]] = {}
+    for anchor, found in around.items():
+        for rid in found:
+            if anchor in candidates and rid in candidates:
+                neighbours.setdefault(anchor, []).append(rid)
+                neighbours.setdefault(rid, []).append(anchor)
+    return neighbours
 
 
 def _score_dense(
@@ -282,11 +286,12 @@ def retrieve(
     Dense candidates are the store's ``candidate_pool`` nearest records; lexical candidates are its
     ``candidate_pool`` best BM25 matches; each signal is then computed for the other's candidates too
     (`MemoryStore.similarity`, ``score_ids``), and recency for all. With ``context_weight`` on, the turns
-    around each candidate turn join the candidates (`MemoryStore.adjacent`) and every turn adds a share
-    of its best neighbour's score (`with_context`). A query without words (or with dense and lexical
-    both switched off) falls back to the most recent records. Each result's ``signals`` holds the
-    signals computed for it (``dense``, ``bm25`` when the signal is on, ``recency``) and the ``fused``
-    score, which is also its ``score``. Ties are broken by id.
+    around each candidate turn join the candidates (`MemoryStore.adjacent`; scored by dense and recency)
+    and every turn adds a share of its best neighbour's score (`with_context`). A query without words
+    (or with dense and lexical both switched off) falls back to the most recent records. Each result's
+    ``signals`` holds the signals computed for it (``dense``, ``bm25`` when that signal is on and the
+    record is one of its candidates or the other's, ``recency``) and the ``fused`` score, which is also
+    its ``score``. Ties are broken by id.
 
     Args:
         store: Where the records live; every call is scoped to ``user_id``.
@@ -355,29 +360,16 @@ def retrieve(
         for rid in candidates:
             signals[rid][LEXICAL] = lexical.get(rid, 0.0)
         ranks[LEXICAL] = _tied_ranks(matched)
-        if use_dense:
-            _score_dense(
-                store, user_id, query_embedding, [r for r in matched if r not in cosines], cosines, signals
-            )
 
     neighbours: dict[str, list[str]] = {}
     if config.context_weight > 0:
-        around = _context_turns(store, user_id, candidates, effective, admissible)
-        for anchor, records in around.items():
-            for record in records:
-                neighbours.setdefault(anchor, []).append(record.id)
-                neighbours.setdefault(record.id, []).append(anchor)
-        fresh = {r.id: r for records in around.values() for r in records if r.id not in candidates}
-        if fresh:
-            candidates.update(fresh)
-            for rid in fresh:
-                signals[rid] = {}
-            if use_dense:
-                _score_dense(store, user_id, query_embedding, list(fresh), cosines, signals)
-            if use_lexical:
-                found = store.lexical_search(user_id, query, 0, effective, score_ids=list(fresh))
-                for rid in fresh:
-                    signals[rid][LEXICAL] = found.scores.get(rid, 0.0)
+        neighbours = _turns_around(store, user_id, candidates, effective, admissible)
+        for rid in candidates:
+            signals.setdefault(rid, {})
+    if use_dense:  # the cosine of whatever the dense search did not nominate, from the stored vectors
+        _score_dense(
+            store, user_id, query_embedding, [r for r in candidates if r not in cosines], cosines, signals
+        )
 
     recency = recency_scores(list(candidates.values()), now, config.recency_half_life_days)
     for rid, value in recency.items():
@@ -392,7 +384,7 @@ def retrieve(
         # dense: the share of the best cosine among the candidates; BM25 arrives as the share of a full match
         bounds: dict[str, tuple[float, float]] = {DENSE: (0.0, max(cosines.values(), default=0.0))}
         if use_lexical:
-            raw[LEXICAL] = {rid: signals[rid][LEXICAL] for rid in candidates}
+            raw[LEXICAL] = {rid: signals[rid].get(LEXICAL, 0.0) for rid in candidates}
             bounds[LEXICAL] = (0.0, 1.0)
         relevance = score_fusion(raw, weights, bounds)
         prior = config.recency_weight

@@ -48,7 +48,7 @@ from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder, 
 from . import _postings, _stored_vectors
 from ._vectors import top_n
 
-__all__ = ["SqliteCatalog", "best_documents", "microseconds"]
+__all__ = ["NEAREST_TURNS", "SqliteCatalog", "best_documents", "microseconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ def _from_schema_1(db: sqlite3.Connection) -> None:
 _MIGRATIONS = {"1": _from_schema_1}
 """Older schema versions this catalog upgrades on open (in one transaction), by what upgrades them."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+NEAREST_TURNS = 8
+"""Turns on each side of a turn among which `SqliteCatalog.adjacent` looks for its session's neighbour."""
+_SESSION = "json_extract(body, '$.session_id')"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -570,11 +573,11 @@ class SqliteCatalog:
         """The stored kind of each of these ids (unknown ids are left out)."""
         return {rid: MemoryKind(kind) for rid, kind in self._rows_by_id(user_id, ids, "id, kind")}
 
-    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[MemoryRecord]]:
-        """For each raw turn among ``ids``, the turns just before and after it in its session that pass
-        ``flt`` (at most one each way, by event time; turns at the same instant are not neighbours)."""
-        out: dict[str, list[MemoryRecord]] = {}
-        turn = MemoryKind.TURN.value
+    def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[str]]:
+        """For each raw turn among ``ids``, the ids of the turns just before and after it in its session
+        that pass ``flt``: of the `NEAREST_TURNS` turns passing ``flt`` on each side (in the order they
+        were stored: event time, then insertion), the nearest of the same session. Nothing is decoded."""
+        out: dict[str, list[str]] = {}
         if flt.is_empty or (flt.kinds is not None and MemoryKind.TURN not in flt.kinds):
             return out
         with self._read() as db:
@@ -583,23 +586,21 @@ class SqliteCatalog:
                 return out
             condition, params = where(flt, ukey)
             side = (
-                "SELECT body FROM records WHERE ukey = outer_r.ukey AND kind = ? "
-                f"AND event_us {{op}} outer_r.event_us AND {condition} ORDER BY event_us {{order}} LIMIT 1"
+                "SELECT id FROM (SELECT id, body FROM records WHERE ukey = o.ukey AND kind = ? "
+                "AND event_us {op}= o.event_us AND (event_us, doc) {op} (o.event_us, o.doc) "
+                f"AND {condition} ORDER BY event_us {{order}}, doc {{order}} LIMIT {NEAREST_TURNS}) "
+                f"WHERE {_SESSION} = {_SESSION.replace('body', 'o.body')} LIMIT 1"
             )
-            before = side.format(op="<", order="DESC")
-            after = side.format(op=">", order="ASC")
+            before, after = side.format(op="<", order="DESC"), side.format(op=">", order="ASC")
+            turn = MemoryKind.TURN.value
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 rows = db.execute(
-                    f"SELECT outer_r.body, ({before}), ({after}) FROM records AS outer_r "
-                    f"WHERE outer_r.ukey = ? AND outer_r.kind = ? AND outer_r.id IN ({_marks(len(chunk))})",
+                    f"SELECT o.id, ({before}), ({after}) FROM records AS o "
+                    f"WHERE o.ukey = ? AND o.kind = ? AND o.id IN ({_marks(len(chunk))})",
                     (turn, *params, turn, *params, ukey, turn, *chunk),
                 ).fetchall()
-                for body, previous, following in rows:
-                    anchor = _decode(body)
-                    found = [_decode(b) for b in (previous, following) if b is not None]
-                    out[anchor.id] = [
-                        r for r in found if r.session_id == anchor.session_id and flt.matches(r)
-                    ]
+                for anchor, previous, following in rows:
+                    out[anchor] = [rid for rid in (previous, following) if rid is not None]
         return out
 
     def find(

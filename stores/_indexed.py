@@ -193,7 +193,7 @@ class IndexedStore(MemoryStore):
 
     def adjacent(
         self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
-    ) -> dict[str, list[MemoryRecord]]:
+    ) -> dict[str, list[str]]:
         """The turns just before and after each turn among ``ids`` in its session, from the catalog."""
         return self.catalog.adjacent(user_id, ids, filter or RecordFilter())
 

@@ -100,18 +100,18 @@ class ListStore(MemoryStore):
 
     def adjacent(
         self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
-    ) -> dict[str, list[MemoryRecord]]:
+    ) -> dict[str, list[str]]:
         turns = sorted(
             (r for r, _ in self._matching(user_id, filter) if r.kind is MemoryKind.TURN),
             key=lambda r: r.event_time,
         )
-        out: dict[str, list[MemoryRecord]] = {}
+        out: dict[str, list[str]] = {}
         for anchor in self.get(user_id, ids):
             if anchor.kind is not MemoryKind.TURN:
                 continue
             before = [r for r in turns if r.event_time < anchor.event_time][-1:]
             after = [r for r in turns if r.event_time > anchor.event_time][:1]
-            out[anchor.id] = [r for r in before + after if r.session_id == anchor.session_id]
+            out[anchor.id] = [r.id for r in before + after if r.session_id == anchor.session_id]
         return out
 
     def search(
@@ -530,7 +530,7 @@ def test_the_turn_around_a_match_is_fetched_and_ranked_as_its_context() -> None:
     assert ids(results) == ["ask", "answer"]
     ask, answer = results
     assert answer.signals["dense"] == pytest.approx(0.0)  # scored, though neither signal nominated it
-    assert answer.signals["bm25"] == 0.0
+    assert "bm25" not in answer.signals  # fetched as context only: its BM25 is not looked up
     assert answer.score == pytest.approx(0.5 * ask.score)  # its own score is 0; ask's neighbour adds none
 
 

@@ -520,21 +520,31 @@ class StoreConformance:
             turn("s1b", "s1", 2),
             turn("s2a", "s2", 3),
             turn("s2b", "s2", 4),
+            turn("s3a", "s3", 4.1),  # another conversation, interleaved with s2
             turn("s2c", "s2", 5),
             make_record("alice", "fact", event_time=day(4.5), session_id="s2"),
             turn("other", "s2", 4.2, user="bob"),
         ]
         self.put(store, embedder, records)
         around = store.adjacent("alice", ["s2b", "s1b", "s2a", "fact", "missing"])
-        assert {anchor: sorted(_ids(found)) for anchor, found in around.items()} == {
-            "s2b": ["s2a", "s2c"],  # the fact between them and bob's turn are not neighbours
+        assert {anchor: sorted(found) for anchor, found in around.items()} == {
+            "s2b": ["s2a", "s2c"],  # s3's turn, the fact and bob's turn between them are not neighbours
             "s1b": ["s1a"],  # s2a follows in time but opens another session
             "s2a": ["s2b"],
         }
-        narrowed = store.adjacent("alice", ["s2b"], RecordFilter(until=day(4.5)))
-        assert _ids(narrowed["s2b"]) == ["s2a"]
+        assert store.adjacent("alice", ["s2b"], RecordFilter(until=day(4.5))) == {"s2b": ["s2a"]}
         assert store.adjacent("bob", ["s2b"]) == {}
         assert store.adjacent("nobody", ["s2b"]) == {}
+
+    def test_adjacent_turns_said_at_the_same_instant_follow_the_order_they_were_stored(
+        self, store: MemoryStore, embedder: FakeEmbedder
+    ) -> None:
+        said = [
+            make_record("alice", f"t{i}", kind=MemoryKind.TURN, event_time=day(1), session_id="s")
+            for i in (3, 1, 2)
+        ]
+        self.put(store, embedder, said)  # stored t3, t1, t2: one instant, so that is the order they were said
+        assert store.adjacent("alice", ["t1"]) == {"t1": ["t3", "t2"]}
 
     def test_similarity_scores_given_ids_as_search_does(
         self, store: MemoryStore, embedder: FakeEmbedder

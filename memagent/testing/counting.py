@@ -81,7 +81,7 @@ class CountingStore(MemoryStore):
 
     def adjacent(
         self, user_id: str, ids: Sequence[str], filter: RecordFilter | None = None
-    ) -> dict[str, list[MemoryRecord]]:
+    ) -> dict[str, list[str]]:
         """Forward `adjacent`."""
         found = self.inner.adjacent(user_id, ids, filter)
         self._note("adjacent", sum(len(v) for v in found.values()))
