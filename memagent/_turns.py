@@ -46,33 +46,32 @@ def turn_record(turn: Turn, *, now: datetime) -> MemoryRecord:
 def link_previous_turns(
     store: MemoryStore, user_id: str, ledger: Sequence[MemoryRecord]
 ) -> list[MemoryRecord]:
-    """``ledger`` (new raw turns of ``user_id``, in the order they were said) with each one naming the
+    """``ledger`` (new raw turns of ``user_id``; equal times keep their order) with each one naming the
     turn before it in its session: the one before it in ``ledger``, or for a session's first new turn
     the user's newest stored turn, if it is of the same session and said earlier. One bounded lookup
     per session."""
-    linked: list[MemoryRecord] = []
-    last_of_session: dict[str | None, str | None] = {}
-    ordered = sorted(enumerate(ledger), key=lambda pair: (pair[1].event_time, pair[0]))
+    last_said: dict[str | None, str | None] = {}  # per session, the turn said last so far
     previous: dict[int, str | None] = {}
-    for index, record in ordered:
-        session = record.session_id
-        if session not in last_of_session:
-            stored = store.find(
-                user_id,
-                RecordFilter(kinds=(MemoryKind.TURN,), until=record.event_time),
-                limit=1,
-                order=RecordOrder.NEWEST,
-            )
-            before = stored[0] if stored and session is not None and stored[0].session_id == session else None
-            last_of_session[session] = before.attributes.get("turn_id") if before else None
-        previous[index] = last_of_session[session] if session is not None else None
-        last_of_session[session] = record.attributes.get("turn_id")
-    for index, record in enumerate(ledger):
-        before_id = previous[index]
-        if before_id:
-            record = record.model_copy(update={"attributes": {**record.attributes, PREVIOUS_TURN: before_id}})
-        linked.append(record)
-    return linked
+    for index, record in sorted(enumerate(ledger), key=lambda pair: (pair[1].event_time, pair[0])):
+        if record.session_id not in last_said:
+            last_said[record.session_id] = _last_stored_turn(store, user_id, record)
+        previous[index] = last_said[record.session_id]
+        last_said[record.session_id] = record.attributes.get("turn_id")
+    return [
+        record.model_copy(update={"attributes": {**record.attributes, PREVIOUS_TURN: previous[index]}})
+        if previous[index]
+        else record
+        for index, record in enumerate(ledger)
+    ]
+
+
+def _last_stored_turn(store: MemoryStore, user_id: str, turn: MemoryRecord) -> str | None:
+    """The turn id of the user's newest stored turn said before ``turn``, if it is of ``turn``'s session."""
+    newest = RecordFilter(kinds=(MemoryKind.TURN,), until=turn.event_time)
+    found = store.find(user_id, newest, limit=1, order=RecordOrder.NEWEST)
+    if found and found[0].session_id == turn.session_id:
+        return found[0].attributes.get("turn_id")
+    return None
 
 
 def embedding_texts(store: MemoryStore, user_id: str, records: Sequence[MemoryRecord]) -> list[str]:
