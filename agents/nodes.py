@@ -153,7 +153,13 @@ def make_retrieve(memory: Memory, cache: RetrievalCache | None = None) -> Node:
     def retrieve(state: AgentState) -> dict[str, Any]:
         text = _latest_text(state)
         vector = memory.embedder.embed([text])[0] if text.strip() else None
-        found = memory.candidates(state["user_id"], text, query_embedding=vector, now=_said_at(state))
+        found = memory.candidates(
+            state["user_id"],
+            text,
+            query_embedding=vector,
+            now=_said_at(state),
+            exclude_turn_ids=_current_turn_ids(state),
+        )
         if cache is not None:
             cache.put(_retrieval_key(state), vector, found)
         hits = memory.recall(

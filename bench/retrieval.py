@@ -181,7 +181,7 @@ def table(results: dict[str, dict[str, dict[str, list[float]]]]) -> str:
     ]
     for name, per_system in results.items():
         for system, per_metric in per_system.items():
-            if system in SWITCHES:
+            if system in SWITCHES or not per_metric[METRICS[0]]:
                 continue
             count = len(per_metric[METRICS[0]])
             cells = " | ".join(_cell(per_metric[m]) for m in METRICS)
@@ -191,7 +191,7 @@ def table(results: dict[str, dict[str, dict[str, list[float]]]]) -> str:
 
 def switches_table(results: dict[str, dict[str, dict[str, list[float]]]]) -> str:
     """Recall@10 / evidence recall within 1,024 tokens with each retrieval switch off, and the change."""
-    names = list(results)
+    names = [name for name, per_system in results.items() if per_system.get("memagent")]
     lines = ["| variant | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
 
     def mean(values: Sequence[float]) -> float:

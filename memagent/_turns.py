@@ -49,7 +49,8 @@ def link_previous_turns(
     """``ledger`` (new raw turns of ``user_id``; equal times keep their order) with each one naming the
     turn before it in its session: the one before it in ``ledger``, or for a session's first new turn
     the user's newest stored turn, if it is of the same session and said earlier. One bounded lookup
-    per session."""
+    per session. A turn said at the very instant of a turn stored by an earlier write, or said before
+    turns already stored, is linked to the turn before it in time that is stored, as far as known then."""
     last_said: dict[str | None, str | None] = {}  # per session, the turn said last so far
     previous: dict[int, str | None] = {}
     for index, record in sorted(enumerate(ledger), key=lambda pair: (pair[1].event_time, pair[0])):
@@ -78,19 +79,23 @@ def embedding_texts(store: MemoryStore, user_id: str, records: Sequence[MemoryRe
     """What to embed for each of ``records``: a raw turn's content after that of the turn it names in
     `PREVIOUS_TURN` (looked up among ``records``, then in the store; one lookup for all), anything else
     its content."""
-    contents = {r.attributes.get("turn_id"): r.content for r in records if r.kind is MemoryKind.TURN}
-    wanted = {
-        r.attributes[PREVIOUS_TURN]
+    named = {r.id: str(r.attributes[PREVIOUS_TURN]) for r in records if _names_previous(r)}
+    contents = {
+        str(r.attributes["turn_id"]): r.content
         for r in records
-        if r.kind is MemoryKind.TURN and r.attributes.get(PREVIOUS_TURN) not in (None, *contents)
+        if r.kind is MemoryKind.TURN and r.attributes.get("turn_id")
     }
+    wanted = sorted(set(named.values()) - set(contents))
     if wanted:
-        for found in store.get(user_id, [turn_record_id(user_id, turn_id) for turn_id in sorted(wanted)]):
-            contents[found.attributes.get("turn_id")] = found.content
+        for found in store.get(user_id, [turn_record_id(user_id, turn_id) for turn_id in wanted]):
+            if found.attributes.get("turn_id"):
+                contents[str(found.attributes["turn_id"])] = found.content
     texts = []
     for record in records:
-        before = (
-            contents.get(record.attributes.get(PREVIOUS_TURN)) if record.kind is MemoryKind.TURN else None
-        )
+        before = contents.get(named[record.id]) if record.id in named else None
         texts.append(f"{before}\n{record.content}" if before else record.content)
     return texts
+
+
+def _names_previous(record: MemoryRecord) -> bool:
+    return record.kind is MemoryKind.TURN and bool(record.attributes.get(PREVIOUS_TURN))

@@ -5,10 +5,10 @@ user (`POSTING` arrays: document number, term frequency, document length) with t
 BM25, the one `bm25s` implements, so `bm25_scores` (built on `bm25s`, which indexes a corpus from
 scratch) is its reference: both give the same scores for the same corpus (a property test checks it).
 
-Text is analysed as Lucene's English analyser does: lowercase word tokens, English stopwords
-dropped (the NLTK list that `bm25s` ships), each word reduced to its Snowball (Porter 2) stem, so that
-"painted", "paints" and "painting" meet. `ANALYZER` names this chain: a stored index built by another
-one is rebuilt when its store opens.
+Text is analysed into lowercase word tokens, English stopwords dropped (NLTK's list of 179, which
+`bm25s` ships, rather than Lucene's 33: "what", "did" and "how" match every question-shaped turn), and
+each word reduced to its Snowball (Porter 2) stem, so that "painted", "paints" and "painting" meet.
+`ANALYZER` names this chain: a stored index built by another one is rebuilt when its store opens.
 
 Scores are also put on a fixed scale: `full_match_score` is the BM25 of an average-length document
 holding every query term once, and a score divided by it is the share of the query's term weight a
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import bm25s
 import numpy as np
-import Stemmer
+import Stemmer  # type: ignore[import-untyped]  # PyStemmer ships no type information
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 __all__ = [

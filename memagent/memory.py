@@ -290,7 +290,14 @@ class Memory:
         )
         found = candidates
         if found is None:
-            found = self.candidates(user_id, query, query_embedding=query_embedding, filter=flt, now=now)
+            found = self.candidates(
+                user_id,
+                query,
+                query_embedding=query_embedding,
+                filter=flt,
+                now=now,
+                exclude_turn_ids=exclude_turn_ids,
+            )
         excluded = set(exclude_turn_ids)
         return [h for h in found if not _names_turn(h.record, excluded)][: k or self.config.top_k]
 
@@ -302,11 +309,13 @@ class Memory:
         query_embedding: Sequence[float] | None = None,
         filter: RecordFilter | None = None,
         now: datetime | None = None,
+        exclude_turn_ids: Sequence[str] = (),
     ) -> list[ScoredRecord]:
         """Every candidate the retrieval signals nominate for ``query``, fused and ranked (uncut).
 
         `recall` and `profile` cut and filter this list; the agent computes it once per turn and hands
-        it to both.
+        it to both. Raw turns in ``exclude_turn_ids`` (the message being answered) take no part: they
+        would match the query best and lend that to the turns around them.
         """
         flt = filter or RecordFilter()
         vector = query_embedding
@@ -322,6 +331,7 @@ class Memory:
             top_k=pool,
             filter=flt,
             now=as_utc(now or flt.as_of or self._clock()),
+            exclude_turn_ids=exclude_turn_ids,
         )
 
     def memories(
@@ -364,8 +374,8 @@ class Memory:
 
         Hard constraints (diet, allergies, health) come first; then, taking turns so that none can starve
         the others, the memories retrieved for the query (raw turns included, except turns whose every
-        extracted memory was superseded; two lines a turn, since they are the ones ranked for this very
-        query), preferences and facts ranked by similarity to the query, and recent events. A larger
+        extracted memory was superseded; two lines a round, since they are the ones ranked for this
+        very query), preferences and facts ranked by similarity to the query, and recent events. A larger
         budget places more of each. Every line names the records it came from.
 
         Each section is a bounded index lookup: no section can place more than `section_depth` lines, so
@@ -415,7 +425,12 @@ class Memory:
             found = candidates
             if found is None:
                 found = self.candidates(
-                    user_id, query or "", query_embedding=vector, filter=RecordFilter(as_of=when), now=now
+                    user_id,
+                    query or "",
+                    query_embedding=vector,
+                    filter=RecordFilter(as_of=when),
+                    now=now,
+                    exclude_turn_ids=exclude_turn_ids,
                 )
             excluded = set(exclude_turn_ids) | self._stale_turns(user_id, found, when)
             relevant = [h.record for h in found if not _names_turn(h.record, excluded)][:depth]

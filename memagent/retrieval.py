@@ -3,22 +3,22 @@
 Everything here is a pure function except `retrieve`, whose only I/O is index queries on the
 `MemoryStore` (`search` and `lexical_search` nominate candidates; `similarity` and ``score_ids`` score
 each signal on the other's candidates; `adjacent` fetches the turns around candidate turns), never a
-listing of the user's records. By default (`score_fusion`) each signal is a share of the best match it
-could make: a cosine divided by the best cosine among the candidates, BM25 divided by the score of a
-full match (`memagent.lexical.full_match_score`), so a signal that finds nothing close cannot outvote
-one that does. The two are mixed by weight; recency can scale the result down by at most
-``recency_weight``. Then (`with_context`) an assistant's turn keeps ``assistant_weight`` of its score
-(what the assistant said is context for the user's memory, seldom the memory itself), and a raw turn
-adds ``context_weight`` of the better of its two neighbours' scores: evidence is often the reply to,
-or the lead-in of, the turn that matches. Weighted reciprocal-rank fusion (`rank_fusion`) is the
-alternative to the score mix. A weight of 0 switches a signal off completely (it neither nominates
-candidates nor moves them).
+listing of the user's records. By default (`score_fusion`) each signal is a share of a best match: a
+cosine divided by the best cosine among the candidates (so the closest record counts 1, however far it
+is), BM25 divided by the score of a record holding every query term
+(`memagent.lexical.full_match_score`, so a word in common by chance stays small). The two are mixed by
+weight; recency can scale the result down by at most ``recency_weight``. Then (`with_context`) an
+assistant's turn keeps ``assistant_weight`` of its score (what the assistant said is context for the
+user's memory, seldom the memory itself), and a raw turn adds ``context_weight`` of the better of its
+two neighbours' scores: evidence is often the reply to, or the lead-in of, the turn that matches.
+Weighted reciprocal-rank fusion (`rank_fusion`) is the alternative to the score mix. A weight of 0
+switches a signal off completely (it neither nominates candidates nor moves them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 from memagent.config import RetrievalConfig
@@ -163,7 +163,7 @@ def with_context(
 
 
 def _said_by_assistant(record: MemoryRecord) -> bool:
-    """True for a raw turn the assistant said (`memagent.memory.turn_record` keeps the role)."""
+    """True for a raw turn the assistant said (`memagent._turns.turn_record` keeps the role)."""
     return record.kind is MemoryKind.TURN and record.attributes.get("role") == Role.ASSISTANT.value
 
 
@@ -280,6 +280,7 @@ def retrieve(
     top_k: int,
     filter: RecordFilter | None = None,
     now: datetime,
+    exclude_turn_ids: Collection[str] = (),
 ) -> list[ScoredRecord]:
     """The ``top_k`` records of ``user_id`` for ``query``, fused from dense, BM25 and recency rankings.
 
@@ -302,6 +303,8 @@ def retrieve(
         top_k: How many records to return.
         filter: Which records may be returned; None means current records of every kind.
         now: Reference time of the recency signal.
+        exclude_turn_ids: Raw turns to leave out altogether (the message being answered): they are
+            neither returned nor lent as context to the turns around them.
 
     Returns:
         Scored records, best first.
@@ -312,7 +315,11 @@ def retrieve(
     if effective is None:
         return []
 
+    excluded = frozenset(exclude_turn_ids)
+
     def admissible(record: MemoryRecord) -> bool:  # belt and braces over the store's own scoping
+        if record.kind is MemoryKind.TURN and not excluded.isdisjoint(record.source_turn_ids):
+            return False
         return record.user_id == user_id and effective.matches(record)
 
     pool = config.candidate_pool
@@ -392,6 +399,7 @@ def retrieve(
     speaker_weights = {
         rid: config.assistant_weight for rid, record in candidates.items() if _said_by_assistant(record)
     }
+    own = {rid: own.get(rid, 0.0) for rid in candidates}  # rrf ranks only what a signal nominated
     fused = with_context(own, neighbours, config.context_weight, speaker_weights)
     ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))
     return [

@@ -52,7 +52,7 @@ __all__ = ["NEAREST_TURNS", "SqliteCatalog", "best_documents", "microseconds"]
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 
 
 def _from_schema_1(db: sqlite3.Connection) -> None:
@@ -62,7 +62,13 @@ def _from_schema_1(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('vectors', 'missing')")
 
 
-_MIGRATIONS = {"1": _from_schema_1}
+def _from_schema_2(db: sqlite3.Connection) -> None:
+    """Schema 2 had postings of unstemmed words: nothing to move, the text is indexed again on open
+    (`_analyse_again_if_needed`). The new number keeps an older memagent from writing unstemmed postings
+    into the catalog."""
+
+
+_MIGRATIONS = {"1": _from_schema_1, "2": _from_schema_2}
 """Older schema versions this catalog upgrades on open (in one transaction), by what upgrades them."""
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 NEAREST_TURNS = 8
@@ -220,6 +226,16 @@ def best_documents(docs: np.ndarray, scores: np.ndarray, count: int) -> np.ndarr
     return candidates[order][:count]
 
 
+def _index_text(postings: dict[str, list[tuple[int, int, int]]], doc: int, text: str) -> int:
+    """Add document ``doc``'s (doc, tf, length) triple to the postings of each of its terms; returns its
+    length in terms."""
+    counts = term_counts(text)
+    size = sum(counts.values())
+    for term, tf in counts.items():
+        postings[term].append((doc, clip_u16(tf), clip_u16(size)))
+    return size
+
+
 def _analyse_again_if_needed(db: sqlite3.Connection, location: str) -> None:
     """Rebuild every user's lexical index (postings, document lengths, BM25 statistics) from the stored
     texts if it was built by another text analysis than `ANALYZER` (a catalog without the note predates
@@ -236,11 +252,7 @@ def _analyse_again_if_needed(db: sqlite3.Connection, location: str) -> None:
         for doc, content in db.execute(
             "SELECT doc, content FROM records WHERE ukey = ? ORDER BY doc", (ukey,)
         ):
-            counts = term_counts(content)
-            size = sum(counts.values())
-            lengths.append((size, ukey, doc))
-            for term, tf in counts.items():
-                postings[term].append((doc, clip_u16(tf), clip_u16(size)))
+            lengths.append((_index_text(postings, doc, content), ukey, doc))
         db.executemany("UPDATE records SET length = ? WHERE ukey = ? AND doc = ?", lengths)
         db.execute(
             "UPDATE users SET records = ?, length = ? WHERE ukey = ?",
@@ -248,6 +260,21 @@ def _analyse_again_if_needed(db: sqlite3.Connection, location: str) -> None:
         )
         _postings.rebuild(db, ukey, postings)
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('analyzer', ?)", (ANALYZER,))
+
+
+def _cosines(rows: Sequence[tuple[str, bytes]], vector: np.ndarray) -> np.ndarray:
+    """Cosine of ``vector`` (unit length) to each row's stored vector (``(id, float32 bytes)``).
+
+    Raises:
+        StoreError: The stored vectors are of another dimension than ``vector``.
+    """
+    matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in rows])
+    if matrix.shape[1] != vector.shape[0]:
+        raise StoreError(
+            f"query embedding has dimension {vector.shape[0]}, the store holds dimension {matrix.shape[1]}"
+        )
+    result: np.ndarray = matrix @ vector
+    return result
 
 
 def _decode(body: str) -> MemoryRecord:
@@ -439,13 +466,10 @@ class SqliteCatalog:
                     gone_docs.append(old[0])
                     count -= 1
                     length -= old[1]
-                counts = term_counts(record.content)
-                doc, size = next_doc, sum(counts.values())
+                doc, size = next_doc, _index_text(added, next_doc, record.content)
                 next_doc += 1
                 count += 1
                 length += size
-                for term, tf in counts.items():
-                    added[term].append((doc, clip_u16(tf), clip_u16(size)))
             rows_out.append(self._row(ukey, doc, size, record))
             docs.append(doc)
         for chunk in _chunks(list(existing)):  # replaced records leave; new ones have nothing to remove
@@ -575,8 +599,9 @@ class SqliteCatalog:
 
     def adjacent(self, user_id: str, ids: Sequence[str], flt: RecordFilter) -> dict[str, list[str]]:
         """For each raw turn among ``ids``, the ids of the turns just before and after it in its session
-        that pass ``flt``: of the `NEAREST_TURNS` turns passing ``flt`` on each side (in the order they
-        were stored: event time, then insertion), the nearest of the same session. Nothing is decoded."""
+        that pass ``flt``: of the `NEAREST_TURNS` turns on each side (in the order they were stored: event
+        time, then insertion), the nearest that passes ``flt`` and is of the same session (a turn without
+        a session has no neighbours). Bounded whatever the filter; nothing is decoded."""
         out: dict[str, list[str]] = {}
         if flt.is_empty or (flt.kinds is not None and MemoryKind.TURN not in flt.kinds):
             return out
@@ -586,10 +611,11 @@ class SqliteCatalog:
                 return out
             condition, params = where(flt, ukey)
             side = (
-                "SELECT id FROM (SELECT id, body FROM records WHERE ukey = o.ukey AND kind = ? "
+                "SELECT id FROM (SELECT * FROM records WHERE ukey = o.ukey AND kind = ? "
                 "AND event_us {op}= o.event_us AND (event_us, doc) {op} (o.event_us, o.doc) "
-                f"AND {condition} ORDER BY event_us {{order}}, doc {{order}} LIMIT {NEAREST_TURNS}) "
-                f"WHERE {_SESSION} = {_SESSION.replace('body', 'o.body')} LIMIT 1"
+                f"ORDER BY event_us {{order}}, doc {{order}} LIMIT {NEAREST_TURNS}) "
+                f"WHERE {condition} AND {_SESSION} = {_SESSION.replace('body', 'o.body')} "
+                "ORDER BY event_us {order}, doc {order} LIMIT 1"
             )
             before, after = side.format(op="<", order="DESC"), side.format(op=">", order="ASC")
             turn = MemoryKind.TURN.value
@@ -663,13 +689,7 @@ class SqliteCatalog:
         if any(data is None for _, data in rows):
             self._warn_vectors_missing(user_id)
             return None
-        matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in rows])
-        if matrix.shape[1] != vector.shape[0]:
-            raise StoreError(
-                f"query embedding has dimension {vector.shape[0]}, "
-                f"the store holds dimension {matrix.shape[1]}"
-            )
-        return top_n([rid for rid, _ in rows], matrix @ vector, k)
+        return top_n([rid for rid, _ in rows], _cosines(rows, vector), k)
 
     def similarity(self, user_id: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
         """Cosine of ``vector`` (unit length) to the stored vector of each of ``ids``; ids that are
@@ -684,13 +704,7 @@ class SqliteCatalog:
             self._warn_vectors_missing(user_id)
         if not stored:
             return {}
-        matrix = np.stack([np.frombuffer(data, dtype=np.float32) for _, data in stored])
-        if matrix.shape[1] != vector.shape[0]:
-            raise StoreError(
-                f"query embedding has dimension {vector.shape[0]}, "
-                f"the store holds dimension {matrix.shape[1]}"
-            )
-        return dict(zip((rid for rid, _ in stored), (matrix @ vector).tolist(), strict=True))
+        return dict(zip((rid for rid, _ in stored), _cosines(stored, vector).tolist(), strict=True))
 
     def _warn_vectors_missing(self, user_id: str) -> None:
         """Say once per catalog that some records have no stored vector (exact ranking is then skipped)."""

@@ -574,3 +574,21 @@ def test_dense_counts_as_the_share_of_the_best_cosine_among_the_candidates() -> 
     assert scores["best"] == pytest.approx(1.0)  # its cosine 0.6 is the best there is
     assert scores["half"] == pytest.approx(0.5)
     assert scores["far"] == pytest.approx(0.0)
+
+
+def test_an_excluded_turn_is_neither_returned_nor_lent_as_context() -> None:
+    store, query_vec = _conversation_scenario()
+    config = RetrievalConfig(recency_weight=0.0, candidate_pool=2, context_weight=0.5)
+    kwargs = {"top_k": 3, "now": NOW}
+    results = retrieve(
+        store, "u1", "the gallery visit", query_vec, config=config, exclude_turn_ids=["t-ask"], **kwargs
+    )
+    assert ids(results) == ["other"]  # "answer" came only as the context of "ask", which is left out
+
+
+def test_reciprocal_rank_fusion_scores_turns_fetched_as_context() -> None:
+    store, query_vec = _conversation_scenario()
+    config = RetrievalConfig(fusion="rrf", recency_weight=0.0, candidate_pool=2, context_weight=0.5)
+    results = retrieve(store, "u1", "When was the gallery visit?", query_vec, config=config, top_k=3, now=NOW)
+    by_id = {r.record.id: r for r in results}
+    assert by_id["answer"].score == pytest.approx(0.5 * by_id["ask"].score) and by_id["answer"].score > 0

@@ -257,7 +257,7 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
     assert "r40" in {r.id for r, _ in upgraded.lexical("alice", "kites 3", 50, RecordFilter()).hits}
     upgraded.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
         assert db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'postings'").fetchone() == (0,)
     db.close()
 
@@ -283,8 +283,9 @@ def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
         _put(old, records)
         assert old.lexical("alice", "painted sunset", 50, RecordFilter()).hits == []  # no stems then
         old.close()
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(path) as db:  # what a catalog of schema 2 looked like
         db.execute("DELETE FROM meta WHERE key = 'analyzer'")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
     db.close()
     reopened = SqliteCatalog(path)
     for user, query in (("alice", "painted sunset"), ("alice", "hiking lakes"), ("bob", "paintings")):
@@ -295,6 +296,7 @@ def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
     reopened.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'analyzer'").fetchone() == (lexical.ANALYZER,)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
     db.close()
 
 

@@ -9,7 +9,7 @@ import pytest
 from memagent._turns import PREVIOUS_TURN, embedding_texts, turn_record, turn_record_id
 from memagent.config import MemoryConfig
 from memagent.memory import Memory
-from memagent.types import MemoryRecord, Role
+from memagent.types import MemoryRecord, Role, Turn
 
 from .helpers import turn
 
@@ -34,8 +34,8 @@ def _stored_as(memory: Memory, turn_id: str, text: str) -> float:
     ]
 
 
-def _content(t: object) -> str:
-    return turn_record(t, now=ASK.event_time).content  # type: ignore[arg-type]
+def _content(said: Turn) -> str:
+    return turn_record(said, now=ASK.event_time).content
 
 
 def test_a_turn_is_embedded_after_the_turn_it_answers(memory: Memory) -> None:
@@ -72,11 +72,23 @@ def test_an_import_embeds_each_turn_as_it_was_first_stored(make_memory: Callable
     exported = list(source.export())  # oldest first
     assert [r.attributes.get("turn_id") for r in exported] == ["ask", "answer", "later"]
     target = make_memory()
-    target.import_records(
-        exported[:1]
-    )  # "answer" finds "ask" in the store, "later" finds "answer" in its batch
-    target.import_records(exported[1:])
-    for turn_id in ("ask", "answer", "later"):
-        rid = turn_record_id("ana", turn_id)
-        (vector,) = source.embedder.embed(embedding_texts(source.store, "ana", [_record(source, turn_id)]))
-        assert target.store.similarity("ana", vector, [rid])[rid] == pytest.approx(1.0, abs=1e-5)
+    target.import_records(exported[:1])
+    target.import_records(exported[1:])  # "answer" finds "ask" in the store, "later" finds "answer" here
+    expected = {
+        "ask": _content(ASK),
+        "answer": f"{_content(ASK)}\n{_content(ANSWER)}",
+        "later": f"{_content(ANSWER)}\n{_content(LATER)}",
+    }
+    for turn_id, text in expected.items():
+        assert _stored_as(source, turn_id, text) == pytest.approx(1.0, abs=1e-5)
+        assert _stored_as(target, turn_id, text) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_turn_record_without_a_turn_id_is_embedded_alone(memory: Memory) -> None:
+    memory.remember([ASK])
+    bare = turn_record(ANSWER, now=ANSWER.event_time)
+    bare = bare.model_copy(update={"attributes": {"role": "user"}})  # no turn id, names no earlier turn
+    linked = turn_record(LATER, now=LATER.event_time)
+    linked = linked.model_copy(update={"attributes": {**linked.attributes, PREVIOUS_TURN: "ask"}})
+    texts = embedding_texts(memory.store, "ana", [bare, linked])
+    assert texts == [bare.content, f"{_content(ASK)}\n{linked.content}"]
