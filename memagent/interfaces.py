@@ -200,8 +200,9 @@ class MemoryStore(ABC):
     ) -> dict[str, list[str]]:
         """For each raw turn among ``ids``, the ids of the turns just before and after it in its session
         that pass ``filter`` (at most one each way, in the order they were said): the conversation
-        around a retrieved turn. A neighbour is looked for among the few turns nearest in time, so
-        sessions that interleave may leave a turn without one. Ids that are not turns are left out."""
+        around a retrieved turn. A neighbour is looked for among the few turns of the session nearest
+        in time, so a filter that rejects all of them leaves the turn without one on that side. Ids
+        that are not turns are left out."""
 
     @abstractmethod
     def delete_user(self, user_id: str) -> int:

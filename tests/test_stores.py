@@ -216,9 +216,17 @@ def test_catalog_index_merges_segments_in_tiers(tmp_path: Path) -> None:
     catalog.close()
 
 
+def _as_schema_2(db: sqlite3.Connection) -> None:
+    """Rewrite a catalog in the layout of schema 2: no session column."""
+    db.execute("DROP INDEX records_session")
+    db.execute("ALTER TABLE records DROP COLUMN session")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+
+
 def _as_schema_1(path: Path) -> None:
     """Rewrite a catalog in the layout of schema 1: postings in per-term blocks, no vectors."""
     with sqlite3.connect(path) as db:
+        _as_schema_2(db)
         db.execute(
             "CREATE TABLE postings (ukey INTEGER NOT NULL, term TEXT NOT NULL, block INTEGER NOT NULL, "
             "n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ukey, term, block)) WITHOUT ROWID"
@@ -262,6 +270,28 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
     db.close()
 
 
+def test_catalog_of_schema_2_finds_the_turns_of_a_session_once_upgraded(tmp_path: Path) -> None:
+    """Schema 2 kept a turn's session only inside its JSON: the upgrade fills the indexed column."""
+    path = tmp_path / "catalog.sqlite3"
+    turns = [
+        make_record("alice", f"t{i}", kind=MemoryKind.TURN, event_time=day(i), session_id=f"s{i % 2}")
+        for i in range(6)
+    ]
+    catalog = SqliteCatalog(path)
+    _put(catalog, turns)
+    catalog.close()
+    with sqlite3.connect(path) as db:
+        _as_schema_2(db)
+    db.close()
+    upgraded = SqliteCatalog(path)
+    around = upgraded.adjacent("alice", ["t2", "t5"], RecordFilter())
+    assert {anchor: sorted(found) for anchor, found in around.items()} == {"t2": ["t0", "t4"], "t5": ["t3"]}
+    upgraded.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+    db.close()
+
+
 def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -285,7 +315,7 @@ def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
         old.close()
     with sqlite3.connect(path) as db:  # what a catalog of schema 2 looked like
         db.execute("DELETE FROM meta WHERE key = 'analyzer'")
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+        _as_schema_2(db)
     db.close()
     reopened = SqliteCatalog(path)
     for user, query in (("alice", "painted sunset"), ("alice", "hiking lakes"), ("bob", "paintings")):

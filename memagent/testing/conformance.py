@@ -533,6 +533,9 @@ class StoreConformance:
             "s2a": ["s2b"],
         }
         assert store.adjacent("alice", ["s2b"], RecordFilter(until=day(4.5))) == {"s2b": ["s2a"]}
+        busy = [turn(f"s4{i}", "s4", 6 + i / 100) for i in range(20)]  # a long session interleaved with s2
+        self.put(store, embedder, [*busy, turn("s2d", "s2", 7)])
+        assert sorted(store.adjacent("alice", ["s2d"])["s2d"]) == ["s2c"]
         assert store.adjacent("bob", ["s2b"]) == {}
         assert store.adjacent("nobody", ["s2b"]) == {}
 
