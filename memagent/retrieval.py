@@ -399,7 +399,7 @@ def retrieve(
     speaker_weights = {
         rid: config.assistant_weight for rid, record in candidates.items() if _said_by_assistant(record)
     }
-    own = {rid: own.get(rid, 0.0) for rid in candidates}  # rrf ranks only what a signal nominated
+    own = {rid: own.get(rid, 0.0) for rid in candidates}  # without recency, rrf scores only nominees
     fused = with_context(own, neighbours, config.context_weight, speaker_weights)
     ordered = sorted(candidates, key=lambda rid: (-fused.get(rid, 0.0), rid))
     return [

@@ -3,9 +3,9 @@
 One SQLite database (a file, or in memory) holds, per user:
 
 * ``records``: each record as JSON plus the columns lookups need (kind, slot, confidence, event time and
-  validity in integer microseconds, so interval bounds are exact), indexed by id, by event time, by kind
-  and time (all records, and current ones only), by slot, and by slot among current records
-  (``records_current_slot``);
+  validity in integer microseconds, so interval bounds are exact; a record's session), indexed by id, by
+  event time, by kind and time (all records, and current ones only), by slot, by slot among current
+  records (``records_current_slot``), and turns by session and time (``records_session``);
 * ``sources``: which records each turn produced (provenance lookups, indexed both ways);
 * ``segments`` and ``term_postings``: a BM25 inverted index (`memagent.stores._postings`), written in
   segments that are merged in tiers, so the cost of a write, merges amortised, does not grow with the

@@ -248,6 +248,10 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
     records = [make_record("alice", f"r{i}", f"User likes kites {i % 5}") for i in range(40)]
     records += [make_record("bob", "b1", "User likes kites and chess")]
+    records += [
+        make_record("carol", f"t{i}", kind=MemoryKind.TURN, event_time=day(i), session_id="s")
+        for i in range(3)
+    ]
     catalog = SqliteCatalog(path)
     _put(catalog, records)
     expected = {
@@ -263,6 +267,7 @@ def test_catalog_upgrades_a_schema_1_index(tmp_path: Path) -> None:
     assert upgraded.vectors_missing  # schema 1 kept no vectors: a ChromaStore copies them in
     _put(upgraded, [make_record("alice", "r40", "User likes kites 3 a lot")])
     assert "r40" in {r.id for r, _ in upgraded.lexical("alice", "kites 3", 50, RecordFilter()).hits}
+    assert sorted(upgraded.adjacent("carol", ["t1"], RecordFilter())["t1"]) == ["t0", "t2"]
     upgraded.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
@@ -290,6 +295,44 @@ def test_catalog_of_schema_2_finds_the_turns_of_a_session_once_upgraded(tmp_path
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
     db.close()
+
+
+def test_catalog_update_moves_a_turn_to_its_new_session(tmp_path: Path) -> None:
+    turns = [
+        make_record("alice", f"t{i}", kind=MemoryKind.TURN, event_time=day(i), session_id="s")
+        for i in range(4)
+    ]
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    _put(catalog, turns)
+    catalog.put([], updated=[turns[1].model_copy(update={"session_id": "other"})])
+    around = catalog.adjacent("alice", ["t0", "t2"], RecordFilter())
+    assert {anchor: sorted(found) for anchor, found in around.items()} == {"t0": ["t2"], "t2": ["t0", "t3"]}
+    catalog.close()
+
+
+def test_catalog_looks_for_a_neighbour_among_the_nearest_turns_of_the_session_only(tmp_path: Path) -> None:
+    """A filter that rejects the turns nearest to a turn does not send the lookup down the whole session."""
+    from memagent.stores._catalog import NEAREST_TURNS
+
+    last = NEAREST_TURNS + 1
+    labels = {0: ["far", "near"], NEAREST_TURNS: ["near"], last: ["far"]}
+    turns = [
+        make_record(
+            "alice",
+            f"t{i}",
+            kind=MemoryKind.TURN,
+            event_time=day(i),
+            session_id="s",
+            source_turn_ids=labels.get(i, ["other"]),
+        )
+        for i in range(last + 1)
+    ]
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
+    _put(catalog, turns)
+    near, far = RecordFilter(turn_ids=("near",)), RecordFilter(turn_ids=("far",))
+    assert catalog.adjacent("alice", ["t0"], near) == {"t0": [f"t{NEAREST_TURNS}"]}  # the farthest looked at
+    assert catalog.adjacent("alice", ["t0", f"t{last}"], far) == {"t0": [], f"t{last}": []}  # one too far
+    catalog.close()
 
 
 def test_catalog_indexed_by_another_analysis_is_indexed_again_on_open(
