@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from rich.text import Text
 from memagent.config import MemoryConfig
 from memagent.errors import InputError, MemAgentError, UnknownUserError
 from memagent.memory import IngestReport, Memory
-from memagent.types import MemoryKind, MemoryRecord, Turn
+from memagent.types import MemoryKind, MemoryRecord, Turn, checked_time
 
 __all__ = ["app"]
 
@@ -127,7 +126,10 @@ def _parse_when(value: str | None, *, field: str) -> datetime | None:
         raise InputError(f"not an ISO date or datetime: {value!r}", field=field) from None
     if len(value) <= 10:
         parsed = datetime.combine(parsed.date(), dtime(23, 59, 59))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return checked_time(parsed)
+    except ValueError as exc:
+        raise InputError(str(exc), field=field) from None
 
 
 def _require_user(memory: Memory, user_id: str) -> None:
@@ -176,7 +178,7 @@ def replay_file(
     """Replay a JSONL history into ``memory`` with a progress bar; earlier lines stay stored on a bad line."""
     from memagent.replay.jsonl import ReadReport, read_turns
 
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:  # bytes: a line that is not UTF-8 is reported by the reader, not here
         total = sum(1 for line in fh if line.strip())
     report = IngestReport()
     read = ReadReport()
@@ -312,7 +314,7 @@ def export_cmd(
     """Export memories (history and raw turns included) as JSONL."""
     with _errors():
         memory = _open_memory(data_dir, store)
-        if user:
+        if user is not None:
             _require_user(memory, user)
         lines = (record.model_dump_json() for record in memory.export(user))
         if output is None:
@@ -331,20 +333,17 @@ def read_records(path: Path) -> Iterator[MemoryRecord]:
     """Records of an export file; a bad line raises `InputError` naming file, line and field."""
     from pydantic import ValidationError
 
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    from memagent.replay.jsonl import decode_line, validation_input_error
+
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            data = decode_line(raw, str(path), number)
+            if data is None:
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON: {exc.msg}", source=str(path), line=number) from None
             try:
                 yield MemoryRecord.model_validate(data)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or None
-                raise InputError(first["msg"], source=str(path), line=number, field=where) from None
+                raise validation_input_error(exc, str(path), number) from None
 
 
 @app.command("import")

@@ -22,7 +22,7 @@ from typing import Any
 from memagent._turns import embedding_texts, link_previous_turns, turn_record, turn_record_id
 from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
-from memagent.errors import ConfigError
+from memagent.errors import ConfigError, InputError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
 from memagent.profile import CONSTRAINT_SLOTS, MIN_LINE_TOKENS, ProfileSection, compile_profile, is_constraint
 from memagent.retrieval import retrieve
@@ -36,6 +36,7 @@ from memagent.types import (
     ScoredRecord,
     Turn,
     as_utc,
+    encodable,
 )
 
 __all__ = ["IngestReport", "Memory", "section_depth", "turn_record", "turn_record_id"]
@@ -301,6 +302,18 @@ class Memory:
         excluded = set(exclude_turn_ids)
         return [h for h in found if not _names_turn(h.record, excluded)][: k or self.config.top_k]
 
+    def _embed_query(self, query: str) -> list[float]:
+        """The embedding of ``query``.
+
+        Raises:
+            InputError: ``query`` holds a lone surrogate (an undecodable byte of a command line).
+        """
+        try:
+            encodable(query)
+        except ValueError as exc:
+            raise InputError(f"the query {exc}", field="query") from None
+        return self.embedder.embed([query])[0]
+
     def candidates(
         self,
         user_id: str,
@@ -320,7 +333,7 @@ class Memory:
         flt = filter or RecordFilter()
         vector = query_embedding
         if vector is None and query.strip():
-            vector = self.embedder.embed([query])[0]
+            vector = self._embed_query(query)
         pool = 2 * self.config.retrieval.candidate_pool + self.config.top_k
         return retrieve(
             self.store,
@@ -387,7 +400,7 @@ class Memory:
         has_query = bool(query and query.strip())
         vector = query_embedding
         if vector is None and has_query and candidates is None:
-            vector = self.embedder.embed([query or ""])[0]
+            vector = self._embed_query(query or "")
         depth = section_depth(budget, self.config.top_k)
         stable = RecordFilter(kinds=_PROFILE_KINDS, as_of=when)
         pinned = stable.model_copy(update={"slot_prefixes": CONSTRAINT_SLOTS})
@@ -464,7 +477,7 @@ class Memory:
 
     def export(self, user_id: str | None = None) -> Iterator[MemoryRecord]:
         """Every record (history and raw turns included) of one user, or of all users, a page at a time."""
-        for user in [user_id] if user_id else self.store.users():
+        for user in [user_id] if user_id is not None else self.store.users():
             yield from self.store.scan(user, RecordFilter(current_only=False))
 
     # ---------------------------------------------------------------------------------------------- delete

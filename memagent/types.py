@@ -28,10 +28,15 @@ __all__ = [
     "RecordOrder",
     "Role",
     "ScoredRecord",
+    "EARLIEST",
+    "LATEST",
+    "Text",
     "Timestamp",
     "Turn",
     "as_aware",
     "as_utc",
+    "checked_time",
+    "encodable",
     "stable_id",
 ]
 
@@ -48,8 +53,46 @@ def as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-Timestamp = Annotated[datetime, AfterValidator(as_aware)]
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def checked_time(value: datetime) -> datetime:
+    """``value`` made aware (as `as_aware` does) if it lies between `EARLIEST` and `LATEST` in UTC: a day
+    inside the limits of `datetime`, so that any offset and a day's arithmetic stay representable.
+
+    Raises:
+        ValueError: ``value`` lies outside that range.
+    """
+    aware = as_aware(value)
+    try:
+        inside = EARLIEST <= aware.astimezone(UTC) <= LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"{value.isoformat()} is outside the supported range {EARLIEST.date()} to {LATEST.date()}"
+        )
+    return aware
+
+
+def encodable(value: str) -> str:
+    """``value`` if it can be written as UTF-8.
+
+    Raises:
+        ValueError: ``value`` holds a lone surrogate (a half of a UTF-16 pair, such as JSON's ``"\\ud800"``).
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"holds a lone surrogate at character {exc.start}") from None
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(checked_time)]
 """An aware datetime. Its offset is kept, so "yesterday" said at 01:00+02:00 is the local yesterday."""
+Text = Annotated[str, AfterValidator(encodable)]
+"""A string that can be stored and embedded: no lone surrogates."""
 
 
 def stable_id(*parts: str) -> str:
@@ -92,19 +135,19 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: str = Field(min_length=1)
+    user_id: Text = Field(min_length=1)
     """The user whose memory this turn feeds."""
-    session_id: str = Field(min_length=1)
+    session_id: Text = Field(min_length=1)
     """The conversation (thread) the turn belongs to."""
-    turn_id: str = Field(min_length=1)
+    turn_id: Text = Field(min_length=1)
     """Unique within the user; replaying the same turn id twice stores nothing twice."""
     role: Role = Role.USER
     """Who said it."""
-    text: str
+    text: Text
     """What was said."""
     event_time: Timestamp
     """When it was said (not when it was stored)."""
-    speaker: str | None = None
+    speaker: Text | None = None
     """Display name of the speaker, kept in the indexed text of multi-party chats."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form extra fields from the source (benchmark labels, dia ids)."""
@@ -149,8 +192,8 @@ class MemoryRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    user_id: str
+    id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
     kind: MemoryKind
     content: str
     slot: str | None = None

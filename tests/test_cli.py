@@ -105,6 +105,36 @@ def test_malformed_json_and_bad_dates_are_named(tmp_path: Path) -> None:
     assert code == 1 and "--as-of" in err and "last week" in err
 
 
+def test_bad_bytes_empty_ids_and_undecodable_arguments_are_clear_errors(tmp_path: Path) -> None:
+    good = {"user_id": "ana", "session_id": "s", "role": "user", "timestamp": "2023-01-01T10:00:00"}
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        b'{"user_id": "ana", "text": "caf\xe9"}\n'
+        + (json.dumps({**good, "turn_id": "1", "text": "I love hiking."}) + "\n").encode()
+    )
+    data = tmp_path / "home"
+    code, _, err = run("replay", str(path), "-d", str(data))
+    assert code == 1 and "mixed.jsonl:1" in err and "not UTF-8" in err
+    code, out, err = run("replay", str(path), "-d", str(data), "--skip-invalid")
+    assert code == 0 and "1 invalid line(s) skipped" in err and "turns stored: 1" in out
+
+    code, out, err = run("export", "-d", str(data), "--user", "")
+    assert code == 1 and "unknown user ''" in err and out == ""
+
+    exported = tmp_path / "export.jsonl"
+    assert run("export", "-d", str(data), "-o", str(exported))[0] == 0
+    first = json.loads(exported.read_text(encoding="utf-8").splitlines()[0])
+    bad = tmp_path / "bad-export.jsonl"
+    bad.write_text(json.dumps({**first, "user_id": ""}) + "\n", encoding="utf-8")
+    code, _, err = run("import", str(bad), "-d", str(tmp_path / "other"))
+    assert code == 1 and "bad-export.jsonl:1" in err and "field 'user_id'" in err
+
+    code, _, err = run("profile", "ana", "-d", str(data), "-q", "caf\udce9")  # an undecodable byte
+    assert code == 1 and "query" in err and "surrogate" in err
+    code, _, err = run("memories", "ana", "-d", str(data), "--as-of", "0001-01-01T00:00:00+14:00")
+    assert code == 1 and "--as-of" in err and "supported range" in err
+
+
 def _synthetic_history(path: Path, sessions: int) -> int:
     turns = synthetic_history(sessions=sessions)
     write_turns(path, turns)

@@ -138,3 +138,31 @@ def test_invalid_utf8_is_located(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         list(read_turns(path))
     assert info.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "says"),
+    [
+        (b'{"user_id": "u1", "text": "caf\xe9"}', None, "not UTF-8"),
+        (b'{"user_id": ' + b"9" * 5000 + b"}", None, "4300 digits"),
+        (b'{"user_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "nested too deeply"),
+        (_line(text="\ud800 half a pair").encode(), "text", "lone surrogate"),
+        (_line(user_id="\udcff").encode(), "user_id", "lone surrogate"),
+        (_line(speaker="A\ud800").encode(), "speaker", "lone surrogate"),
+        (_line(metadata={"note": "\udfff"}).encode(), "metadata.note", "lone surrogate"),
+        (_line(timestamp="9999-12-31T23:59:59").encode(), "timestamp", "supported range"),
+        (_line(timestamp="0001-01-01T00:00:00+14:00").encode(), "timestamp", "supported range"),
+    ],
+)
+def test_input_python_cannot_hold_is_a_located_error(
+    tmp_path: Path, raw: bytes, field: str | None, says: str
+) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(raw + b"\n" + _line(turn_id="ok").encode() + b"\n")
+    with pytest.raises(InputError) as caught:
+        list(read_turns(path))
+    assert (caught.value.source, caught.value.line, caught.value.field) == (str(path), 1, field)
+    assert says in str(caught.value)
+    report = ReadReport()
+    assert [t.turn_id for t in read_turns(path, errors="skip", report=report)] == ["ok"]
+    assert report.skipped == 1

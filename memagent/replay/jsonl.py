@@ -31,10 +31,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from memagent.errors import ConfigError, InputError
-from memagent.types import Role, Turn, as_aware
+from pydantic import ValidationError
 
-__all__ = ["ReadReport", "parse_turn", "read_turns", "turn_to_json", "write_turns"]
+from memagent.errors import ConfigError, InputError
+from memagent.types import Role, Turn, checked_time
+
+__all__ = [
+    "ReadReport",
+    "decode_line",
+    "parse_turn",
+    "read_turns",
+    "turn_to_json",
+    "validation_input_error",
+    "write_turns",
+]
 
 _REQUIRED = ("user_id", "session_id", "turn_id", "role", "text", "timestamp")
 _OPTIONAL = ("speaker", "metadata")
@@ -70,9 +80,13 @@ def _parse_timestamp(value: Any, source: str | None, line: int | None) -> dateti
             field="timestamp",
         )
     try:
-        return as_aware(datetime.fromisoformat(value.strip()))
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InputError(f"invalid datetime {value!r}", source=source, line=line, field="timestamp") from None
+    try:
+        return checked_time(parsed)
+    except ValueError as exc:
+        raise InputError(str(exc), source=source, line=line, field="timestamp") from None
 
 
 def _id(obj: dict[str, Any], key: str, source: str | None, line: int | None) -> str:
@@ -131,16 +145,85 @@ def parse_turn(obj: Any, *, source: str | None = None, line: int | None = None) 
         raise InputError(
             f"expected an object, got {type(metadata).__name__}", source=source, line=line, field="metadata"
         )
-    return Turn(
-        user_id=_id(obj, "user_id", source, line),
-        session_id=_id(obj, "session_id", source, line),
-        turn_id=_id(obj, "turn_id", source, line),
-        role=Role(role),
-        text=text,
-        event_time=_parse_timestamp(obj["timestamp"], source, line),
-        speaker=speaker or None,
-        metadata=metadata,
-    )
+    fields = {
+        "user_id": _id(obj, "user_id", source, line),
+        "session_id": _id(obj, "session_id", source, line),
+        "turn_id": _id(obj, "turn_id", source, line),
+        "role": Role(role),
+        "text": text,
+        "event_time": _parse_timestamp(obj["timestamp"], source, line),
+        "speaker": speaker or None,
+        "metadata": metadata,
+    }
+    try:
+        return Turn(**fields)
+    except ValidationError as exc:
+        raise validation_input_error(exc, source, line) from None
+
+
+def validation_input_error(exc: ValidationError, source: str | None, line: int | None) -> InputError:
+    """The `InputError` naming the first field a model refused, for a line of ``source``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    return InputError(first["msg"], source=source, line=line, field=where)
+
+
+def decode_line(raw: bytes, source: str, number: int) -> Any | None:
+    """The JSON value of one line of a JSON Lines file (None for a blank line).
+
+    Raises:
+        InputError: The line is not UTF-8, not JSON, or JSON that Python cannot hold (an integer of more
+            than 4,300 digits, nesting deeper than the interpreter's recursion limit).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8: {exc.reason}", source=source, line=number) from None
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON: {exc.msg} (column {exc.colno})", source=source, line=number
+        ) from None
+    except (ValueError, RecursionError) as exc:  # digits over the int limit; nesting too deep
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise InputError(f"malformed JSON: {reason}", source=source, line=number) from None
+    where = _unencodable(value)
+    if where is not None:
+        raise InputError(
+            "holds a lone surrogate (an escaped half of a UTF-16 pair), which cannot be stored",
+            source=source,
+            line=number,
+            field=where or None,
+        )
+    return value
+
+
+def _unencodable(value: Any, path: str = "") -> str | None:
+    """The path (``"metadata.tags.0"``; ``""`` for the value itself) of the first string in ``value``, a
+    key or a value, that cannot be written as UTF-8; None if there is none."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        inner = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _unencodable(key) is not None:
+            return path or inner
+        found = _unencodable(item, inner)
+        if found is not None:
+            return found
+    return None
 
 
 def read_turns(
@@ -195,19 +278,8 @@ def _read(path: Path, errors: str, report: ReadReport) -> Iterator[Turn]:
 
 
 def _parse_line(raw: bytes, source: str, number: int) -> Turn | None:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8: {exc.reason}", source=source, line=number) from None
-    if not text.strip():
-        return None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON: {exc.msg} (column {exc.colno})", source=source, line=number
-        ) from None
-    return parse_turn(obj, source=source, line=number)
+    obj = decode_line(raw, source, number)
+    return None if obj is None else parse_turn(obj, source=source, line=number)
 
 
 def turn_to_json(turn: Turn) -> dict[str, Any]:
