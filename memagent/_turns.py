@@ -26,13 +26,18 @@ def turn_record_id(user_id: str, turn_id: str) -> str:
     return stable_id(user_id, "turn", turn_id)
 
 
+def turn_content(turn: Turn) -> str:
+    """The text of ``turn``'s raw-turn record: who said it, and what."""
+    return f"{turn.speaker_label}: {turn.text}"
+
+
 def turn_record(turn: Turn, *, now: datetime) -> MemoryRecord:
     """The raw-turn record of ``turn``: episodic memory, speaker kept in the indexed text."""
     return MemoryRecord(
         id=turn_record_id(turn.user_id, turn.turn_id),
         user_id=turn.user_id,
         kind=MemoryKind.TURN,
-        content=f"{turn.speaker_label}: {turn.text}",
+        content=turn_content(turn),
         source_turn_ids=[turn.turn_id],
         session_id=turn.session_id,
         event_time=turn.event_time,

@@ -169,6 +169,13 @@ def _print_report(report: IngestReport, elapsed: float) -> None:
             f"LLM calls: {ex.llm_calls}, invalid outputs: {ex.failures}, repaired: {ex.repairs}, "
             f"fell back to rules: {ex.fallbacks}"
         )
+    conflicting = report.turns_conflicting
+    if conflicting:
+        shown = ", ".join(conflicting[:10]) + (", ..." if len(conflicting) > 10 else "")
+        err_console.print(
+            f"[yellow]{len(conflicting)} turn(s) reuse the id of a turn stored with another text; "
+            f"the stored text was kept:[/] {escape(shown)}"
+        )
     console.print(f"{report.turns_new} turns in {elapsed:.1f}s ({rate:.1f} turns/s)")
 
 

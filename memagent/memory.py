@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from memagent._turns import embedding_texts, link_previous_turns, turn_record, turn_record_id
+from memagent._turns import embedding_texts, link_previous_turns, turn_content, turn_record, turn_record_id
 from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError, InputError
@@ -53,6 +53,9 @@ class IngestReport:
     """Turns stored for the first time."""
     turns_known: int = 0
     """Turns skipped because they were already stored (replays)."""
+    turns_conflicting: list[str] = field(default_factory=list)
+    """Ids of turns given again with another text or speaker than the turn stored (or given first) under
+    that id: counted among the known turns, and the first text kept."""
     added: int = 0
     superseded: int = 0
     merged: int = 0
@@ -63,6 +66,7 @@ class IngestReport:
         """Add ``other``'s counts."""
         self.turns_new += other.turns_new
         self.turns_known += other.turns_known
+        self.turns_conflicting += other.turns_conflicting
         self.added += other.added
         self.superseded += other.superseded
         self.merged += other.merged
@@ -142,19 +146,33 @@ class Memory:
         return report
 
     def _remember_user(self, user_id: str, turns: list[Turn]) -> IngestReport:
-        fresh = self.new_turns(user_id, turns)
+        fresh, conflicting = self._sort_turns(user_id, turns)
         report = self.commit(user_id, fresh, self.extract(fresh))
         report.turns_known = len(turns) - len(fresh)
+        report.turns_conflicting = conflicting
         return report
 
     def new_turns(self, user_id: str, turns: Sequence[Turn]) -> list[Turn]:
         """The turns of ``user_id`` not stored yet (first occurrence of each turn id, in order)."""
+        return self._sort_turns(user_id, turns)[0]
+
+    def _sort_turns(self, user_id: str, turns: Sequence[Turn]) -> tuple[list[Turn], list[str]]:
+        """`new_turns`, and the ids of turns that repeat a stored or earlier turn id with other content."""
         first: dict[str, Turn] = {}
+        conflicting: list[str] = []
         for turn in turns:
-            first.setdefault(turn.turn_id, turn)
-        unique = list(first.values())
-        known = {r.id for r in self.store.get(user_id, [turn_record_id(user_id, t.turn_id) for t in unique])}
-        return [t for t in unique if turn_record_id(user_id, t.turn_id) not in known]
+            kept = first.setdefault(turn.turn_id, turn)
+            if turn_content(kept) != turn_content(turn):
+                conflicting.append(turn.turn_id)
+        ids = [turn_record_id(user_id, turn_id) for turn_id in first]
+        stored = {r.id: r.content for r in self.store.get(user_id, ids)}
+        fresh: list[Turn] = []
+        for record_id, turn in zip(ids, first.values(), strict=True):
+            if record_id not in stored:
+                fresh.append(turn)
+            elif stored[record_id] != turn_content(turn):
+                conflicting.append(turn.turn_id)
+        return fresh, conflicting
 
     def extract(self, turns: Sequence[Turn]) -> ExtractionResult:
         """Run the configured extractor session by session (nothing is stored)."""

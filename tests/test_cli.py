@@ -36,8 +36,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def records(data_dir: Path, user: str | None = None) -> list[dict]:
     args = ["export", "-d", str(data_dir)] + (["--user", user] if user else [])
-    code, out, _ = run(*args)
-    assert code == 0
+    code, out, err = run(*args)
+    assert code == 0, err
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
@@ -117,6 +117,10 @@ def test_bad_bytes_empty_ids_and_undecodable_arguments_are_clear_errors(tmp_path
     assert code == 1 and "mixed.jsonl:1" in err and "not UTF-8" in err
     code, out, err = run("replay", str(path), "-d", str(data), "--skip-invalid")
     assert code == 0 and "1 invalid line(s) skipped" in err and "turns stored: 1" in out
+    changed = write_jsonl(tmp_path / "changed.jsonl", [{**good, "turn_id": "1", "text": "I hate hiking."}])
+    code, out, err = run("replay", str(changed), "-d", str(data))
+    assert code == 0 and "already stored: 1" in out
+    assert "1 turn(s) reuse the id of a turn stored with another text" in err
 
     code, out, err = run("export", "-d", str(data), "--user", "")
     assert code == 1 and "unknown user ''" in err and out == ""
@@ -181,13 +185,15 @@ def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     proc.wait()
 
     first = records(data)
-    assert 0 < len([r for r in first if r["kind"] == "turn"]) < total or not killed_midway
+    stored_first = len([r for r in first if r["kind"] == "turn"])
+    assert 0 < stored_first < total or not killed_midway, (stored_first, total)
 
-    assert subprocess.run(cli, env=env, capture_output=True).returncode == 0
-    assert subprocess.run(cli, env=env, capture_output=True).returncode == 0
+    for _ in range(2):
+        resumed = subprocess.run(cli, env=env, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
     final = records(data)
     turns = [r for r in final if r["kind"] == "turn"]
-    assert len(turns) == total
+    assert len(turns) == total, (len(turns), total)
     assert len({r["id"] for r in final}) == len(final)
     keys = [(r["user_id"], r["kind"], r["content"], r["event_time"]) for r in final]
     assert len(keys) == len(set(keys)), "a memory was stored twice"

@@ -62,6 +62,23 @@ def test_remember_is_idempotent_by_turn_id(memory) -> None:
     assert list(memory.store.scan("ana", RecordFilter(current_only=False))) == everything
 
 
+def test_a_turn_id_repeated_with_another_text_is_reported_and_the_first_text_kept(memory) -> None:
+    first = memory.remember([turn("I love hiking.", "2023-01-01T10:00", turn_id="a")])
+    again = memory.remember(
+        [
+            turn("I love hiking.", "2023-01-01T10:00", turn_id="a"),  # a plain replay
+            turn("I hate hiking.", "2023-01-01T10:00", turn_id="a"),  # the same id, another text
+            turn("I moved to Lyon.", "2023-01-01T10:01", turn_id="b"),
+            turn("I moved to Paris.", "2023-01-01T10:01", turn_id="b"),  # repeated within the batch
+        ]
+    )
+    assert first.turns_conflicting == []
+    assert again.turns_new == 1 and again.turns_known == 3
+    assert again.turns_conflicting == ["a", "b"]
+    texts = sorted(r.content for r in memory.store.scan("ana", RecordFilter(kinds=(MemoryKind.TURN,))))
+    assert texts == ["user: I love hiking.", "user: I moved to Lyon."]
+
+
 def test_a_crash_during_the_write_is_repaired_by_replaying(make_memory) -> None:
     """Memories and the turn ledger land in one write: a crash leaves neither, a replay stores both once."""
     from memagent.stores import InProcessStore

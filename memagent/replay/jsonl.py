@@ -9,7 +9,9 @@ Each non-blank line is a JSON object::
 Fields:
 
 * ``user_id``, ``session_id``, ``turn_id`` (required): non-empty strings (integers are accepted and
-  converted). ``turn_id`` must be unique within the user; replaying a turn twice stores nothing twice.
+  converted). ``turn_id`` must be unique within the user; replaying a turn twice stores nothing twice, and a
+  turn id given again with another text is reported (`IngestReport.turns_conflicting`), the first
+  text kept.
 * ``role`` (required): ``"user"``, ``"assistant"`` or ``"system"``.
 * ``text`` (required): a string.
 * ``timestamp`` (required): when the turn was said, ISO 8601 date (``2024-03-02``, taken as midnight)
