@@ -172,15 +172,23 @@ class MemoryAgent:
         if connection is not None:
             connection.close()
 
+    def threads(self, user_id: str) -> set[str]:
+        """The ids of the user's conversation threads in the checkpointer (none without one)."""
+        if self.checkpointer is None:
+            return set()
+        return {
+            c.config["configurable"]["thread_id"]
+            for c in self.checkpointer.list(None)
+            if _thread_user(c.config["configurable"]["thread_id"]) == user_id
+        }
+
     def forget(self, user_id: str) -> int:
-        """Delete the user's memories and every conversation thread of theirs; returns records removed."""
-        removed = self.memory.forget(user_id)
+        """Delete every conversation thread of the user, then their memories; returns records removed.
+
+        Threads go first: the memories are what makes the user known, so a `forget` interrupted between
+        the two leaves a user that a second `forget` still finds and finishes with.
+        """
         if self.checkpointer is not None:
-            threads = {
-                c.config["configurable"]["thread_id"]
-                for c in self.checkpointer.list(None)
-                if _thread_user(c.config["configurable"]["thread_id"]) == user_id
-            }
-            for thread in threads:
+            for thread in self.threads(user_id):
                 self.checkpointer.delete_thread(thread)
-        return removed
+        return self.memory.forget(user_id)

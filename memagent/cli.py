@@ -299,14 +299,15 @@ def forget(
     """Delete everything stored for a user: memories, turns and conversation threads."""
     with _errors():
         memory = _open_memory(data_dir, store)
-        _require_user(memory, user)
-        if not yes and not typer.confirm(f"Delete everything stored for {user!r}?"):
-            raise typer.Exit(1)
         from memagent.agents import MemoryAgent, sqlite_checkpointer
 
         agent = _closing_later(
             MemoryAgent(memory, checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite"))
         )
+        if not agent.threads(user):  # threads left by an interrupted forget make a user known too
+            _require_user(memory, user)
+        if not yes and not typer.confirm(f"Delete everything stored for {user!r}?"):
+            raise typer.Exit(1)
         removed = agent.forget(user)
         console.print(f"forgot {user}: {removed} records removed")
 

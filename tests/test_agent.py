@@ -68,6 +68,23 @@ def test_threads_persist_in_sqlite_and_forget_removes_them(memory, tmp_path) -> 
     assert threads == {MemoryAgent.thread_id("bob", "s1")}
 
 
+def test_an_interrupted_forget_is_finished_by_a_second_one(memory, tmp_path, monkeypatch) -> None:
+    agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"))
+    agent.chat("ana", "s1", "I love hiking.", at=WHEN)
+    assert agent.threads("ana") == {MemoryAgent.thread_id("ana", "s1")}
+
+    def interrupted(user_id: str) -> int:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(memory, "forget", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            agent.forget("ana")
+    assert agent.threads("ana") == set() and memory.users() == ["ana"]  # still known: forget again
+    assert agent.forget("ana") > 0
+    assert memory.users() == [] and agent.threads("ana") == set()
+
+
 def test_every_message_is_a_new_turn_even_without_a_checkpointer(memory) -> None:
     agent = MemoryAgent(memory)
     assert agent.chat("ana", "s1", "I love tea.", at=WHEN).ingest["turns_new"] == 1

@@ -139,6 +139,37 @@ def test_bad_bytes_empty_ids_and_undecodable_arguments_are_clear_errors(tmp_path
     assert code == 1 and "--as-of" in err and "supported range" in err
 
 
+def test_forget_finishes_with_threads_whose_memories_are_already_gone(tmp_path: Path) -> None:
+    from memagent.agents import MemoryAgent, sqlite_checkpointer
+    from memagent.memory import Memory
+    from memagent.stores import open_store
+    from memagent.testing.fakes import FakeEmbedder
+
+    data = tmp_path / "home"
+    result = runner.invoke(
+        app, ["chat", "-u", "ana", "-s", "s1", "-d", str(data)], input="I love hiking.\n\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    store = open_store(str(data / "chroma"), catalog=data / "catalog.sqlite3")
+    memory = Memory(store, FakeEmbedder())
+    assert memory.forget("ana") > 0  # what an interrupted forget of an earlier release left: threads only
+    memory.close()
+
+    def threads() -> set[str]:
+        agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(data / "threads.sqlite"))
+        try:
+            return agent.threads("ana")
+        finally:
+            agent.close()
+
+    assert threads()
+    code, out, err = run("forget", "ana", "-d", str(data), "--yes")
+    assert code == 0, err
+    assert threads() == set()
+    code, _, err = run("forget", "ana", "-d", str(data), "--yes")
+    assert code == 1 and "unknown user 'ana'" in err
+
+
 def _synthetic_history(path: Path, sessions: int) -> int:
     turns = synthetic_history(sessions=sessions)
     write_turns(path, turns)
