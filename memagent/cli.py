@@ -349,9 +349,18 @@ def read_records(path: Path) -> Iterator[MemoryRecord]:
             if data is None:
                 continue
             try:
-                yield MemoryRecord.model_validate(data)
+                record = MemoryRecord.model_validate(data)
             except ValidationError as exc:
                 raise validation_input_error(exc, str(path), number) from None
+            for name in ("event_time", "record_time", "valid_from", "valid_until"):
+                value = getattr(record, name)
+                if value is None:
+                    continue
+                try:
+                    checked_time(value)
+                except ValueError as exc:
+                    raise InputError(str(exc), source=str(path), line=number, field=name) from None
+            yield record
 
 
 @app.command("import")

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "Candidate",
+    "CheckedTimestamp",
     "MemoryKind",
     "MemoryRecord",
     "Polarity",
@@ -89,8 +90,11 @@ def encodable(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(checked_time)]
+Timestamp = Annotated[datetime, AfterValidator(as_aware)]
 """An aware datetime. Its offset is kept, so "yesterday" said at 01:00+02:00 is the local yesterday."""
+CheckedTimestamp = Annotated[datetime, AfterValidator(checked_time)]
+"""A `Timestamp` within `EARLIEST` and `LATEST`: what input may carry (stored records are not checked
+again each time they are read)."""
 Text = Annotated[str, AfterValidator(encodable)]
 """A string that can be stored and embedded: no lone surrogates."""
 
@@ -145,7 +149,7 @@ class Turn(BaseModel):
     """Who said it."""
     text: Text
     """What was said."""
-    event_time: Timestamp
+    event_time: CheckedTimestamp
     """When it was said (not when it was stored)."""
     speaker: Text | None = None
     """Display name of the speaker, kept in the indexed text of multi-party chats."""

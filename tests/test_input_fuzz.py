@@ -115,6 +115,20 @@ def test_generated_export_lines_are_imported_or_refused_by_line(
     assert accepted and refused
 
 
+@pytest.mark.parametrize("field", ["event_time", "record_time", "valid_from", "valid_until"])
+def test_an_export_line_with_a_time_at_the_limits_is_refused_by_field(
+    tmp_path: Path, make_memory: Callable[..., Memory], field: str
+) -> None:
+    memory = make_memory()
+    memory.remember(list(read_turns(_history(tmp_path))))
+    record = json.loads(next(iter(memory.export("ana"))).model_dump_json())
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps({**record, field: "9999-12-31T23:59:59+00:00"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="supported range") as caught:
+        list(read_records(path))
+    assert (caught.value.line, caught.value.field) == (1, field)
+
+
 def _history(tmp_path: Path) -> Path:
     path = tmp_path / "base.jsonl"
     path.write_text(json.dumps(_TURN) + "\n", encoding="utf-8")
