@@ -304,7 +304,7 @@ def forget(
         agent = _closing_later(
             MemoryAgent(memory, checkpointer=sqlite_checkpointer(data_dir / "threads.sqlite"))
         )
-        if not agent.threads(user):  # threads left by an interrupted forget make a user known too
+        if user not in memory.users() and not agent.threads(user):  # leftover threads make a user known
             _require_user(memory, user)
         if not yes and not typer.confirm(f"Delete everything stored for {user!r}?"):
             raise typer.Exit(1)

@@ -53,14 +53,14 @@ class IngestReport:
     """Turns stored for the first time."""
     turns_known: int = 0
     """Turns skipped because they were already stored (replays)."""
-    turns_conflicting: list[str] = field(default_factory=list)
-    """Ids of turns given again with another text or speaker than the turn stored (or given first) under
-    that id: counted among the known turns, and the first text kept."""
     added: int = 0
     superseded: int = 0
     merged: int = 0
     extraction: ExtractionResult = field(default_factory=ExtractionResult)
     """Extractor counts: turns skipped as non-personal, LLM calls, failures, repairs, fallbacks."""
+    turns_conflicting: list[str] = field(default_factory=list)
+    """Ids of turns given again with another text (or speaker) than the turn stored, or given first,
+    under that id: counted among the known turns, and the first text kept."""
 
     def merge(self, other: IngestReport) -> None:
         """Add ``other``'s counts."""
@@ -172,7 +172,7 @@ class Memory:
                 fresh.append(turn)
             elif stored[record_id] != turn_content(turn):
                 conflicting.append(turn.turn_id)
-        return fresh, conflicting
+        return fresh, list(dict.fromkeys(conflicting))
 
     def extract(self, turns: Sequence[Turn]) -> ExtractionResult:
         """Run the configured extractor session by session (nothing is stored)."""

@@ -75,8 +75,16 @@ def test_a_turn_id_repeated_with_another_text_is_reported_and_the_first_text_kep
     assert first.turns_conflicting == []
     assert again.turns_new == 1 and again.turns_known == 3
     assert again.turns_conflicting == ["a", "b"]
+    twice = memory.remember([turn(f"I hate hiking {n}.", "2023-01-01T10:00", turn_id="a") for n in (1, 2)])
+    assert twice.turns_conflicting == ["a"]
     texts = sorted(r.content for r in memory.store.scan("ana", RecordFilter(kinds=(MemoryKind.TURN,))))
     assert texts == ["user: I love hiking.", "user: I moved to Lyon."]
+
+
+def test_a_turn_at_the_earliest_time_may_speak_of_the_day_before(memory) -> None:
+    said = turn("Last night I ran my first marathon.", "0001-01-02T00:00", turn_id="a")
+    assert memory.remember([said]).turns_new == 1
+    assert memory.profile("ana", "marathon").text
 
 
 def test_a_crash_during_the_write_is_repaired_by_replaying(make_memory) -> None:

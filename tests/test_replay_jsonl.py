@@ -145,7 +145,8 @@ def test_invalid_utf8_is_located(tmp_path: Path) -> None:
     [
         (b'{"user_id": "u1", "text": "caf\xe9"}', None, "not UTF-8"),
         (b'{"user_id": ' + b"9" * 5000 + b"}", None, "4300 digits"),
-        (b'{"user_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "nested too deeply"),
+        (b'{"user_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "nested"),
+        (b'{"user_id": ' + b"[" * 101 + b"]" * 101 + b"}", None, "nested deeper than 100 levels"),
         (_line(text="\ud800 half a pair").encode(), "text", "lone surrogate"),
         (_line(user_id="\udcff").encode(), "user_id", "lone surrogate"),
         (_line(speaker="A\ud800").encode(), "speaker", "lone surrogate"),

@@ -27,6 +27,7 @@ UTF-8. Errors name the file, the 1-based line and the field, e.g.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,10 @@ __all__ = [
     "write_turns",
 ]
 
+MAX_DEPTH = 100
+"""Deepest nesting of arrays and objects a line may hold (pydantic's serialiser stops near 255)."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of half a UTF-16 pair: the only way a lone surrogate gets into decoded UTF-8 text."""
 _REQUIRED = ("user_id", "session_id", "turn_id", "role", "text", "timestamp")
 _OPTIONAL = ("speaker", "metadata")
 _ROLES = tuple(r.value for r in Role)
@@ -175,7 +180,7 @@ def decode_line(raw: bytes, source: str, number: int) -> Any | None:
 
     Raises:
         InputError: The line is not UTF-8, not JSON, or JSON that Python cannot hold (an integer of more
-            than 4,300 digits, nesting deeper than the interpreter's recursion limit).
+            than 4,300 digits, nesting deeper than `MAX_DEPTH`), or holds a lone surrogate.
     """
     try:
         text = raw.decode("utf-8")
@@ -192,7 +197,12 @@ def decode_line(raw: bytes, source: str, number: int) -> Any | None:
     except (ValueError, RecursionError) as exc:  # digits over the int limit; nesting too deep
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
         raise InputError(f"malformed JSON: {reason}", source=source, line=number) from None
-    where = _unencodable(value)
+    try:
+        where = _unencodable(value) if _SURROGATE_ESCAPE.search(text) else None
+        if MAX_DEPTH < text.count("[") + text.count("{"):
+            _unencodable(value)  # refuses nesting too deep for the models that will read it
+    except ValueError as exc:
+        raise InputError(f"malformed JSON: {exc}", source=source, line=number) from None
     if where is not None:
         raise InputError(
             "holds a lone surrogate (an escaped half of a UTF-16 pair), which cannot be stored",
@@ -203,29 +213,41 @@ def decode_line(raw: bytes, source: str, number: int) -> Any | None:
     return value
 
 
-def _unencodable(value: Any, path: str = "") -> str | None:
+def _unencodable(value: Any) -> str | None:
     """The path (``"metadata.tags.0"``; ``""`` for the value itself) of the first string in ``value``, a
-    key or a value, that cannot be written as UTF-8; None if there is none."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path
-        return None
-    if isinstance(value, dict):
-        items: Iterable[tuple[Any, Any]] = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        inner = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and _unencodable(key) is not None:
-            return path or inner
-        found = _unencodable(item, inner)
-        if found is not None:
-            return found
+    key or a value, that cannot be written as UTF-8; None if there is none.
+
+    Raises:
+        ValueError: ``value`` nests deeper than `MAX_DEPTH` (walked without recursion, so any depth that
+            the JSON parser accepted is refused cleanly).
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            if not _encodes(item):
+                return path
+            continue
+        if depth >= MAX_DEPTH and isinstance(item, dict | list):
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        children: list[tuple[Any, str, int]] = []
+        for key, child in pairs:
+            name = str(key) if _encodes(str(key)) else ascii(key)
+            inner = f"{path}.{name}" if path else name
+            if isinstance(key, str) and not _encodes(key):
+                return inner
+            children.append((child, inner, depth + 1))
+        stack.extend(reversed(children))
     return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_turns(
