@@ -18,8 +18,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
+from memagent.errors import InputError
 from memagent.memory import Memory
-from memagent.types import as_utc
+from memagent.types import as_utc, checked_time, encodable
 
 from .nodes import (
     RetrievalCache,
@@ -144,7 +145,21 @@ class MemoryAgent:
         return json.dumps([user_id, session_id])
 
     def chat(self, user_id: str, session_id: str, text: str, *, at: datetime | None = None) -> AgentReply:
-        """Run one turn of the conversation; ``at`` is when the message was said (default: now)."""
+        """Run one turn of the conversation; ``at`` is when the message was said (default: now).
+
+        Raises:
+            InputError: An id or the text holds a lone surrogate, or ``at`` is outside the supported
+                range (`memagent.types.checked_time`); nothing is stored or checkpointed.
+        """
+        for name, value in (("user_id", user_id), ("session_id", session_id), ("text", text)):
+            try:
+                encodable(value)
+            except ValueError as exc:
+                raise InputError(str(exc), field=name) from None
+        try:
+            said = checked_time(at if at is not None else datetime.now(UTC))
+        except ValueError as exc:
+            raise InputError(str(exc), field="at") from None
         state: dict[str, Any] = {
             "messages": [HumanMessage(content=text)],
             "user_id": user_id,
@@ -154,7 +169,7 @@ class MemoryAgent:
             "profile": "",
             "retrieved": [],
         }
-        state["event_time"] = as_utc(at if at is not None else datetime.now(UTC)).isoformat()
+        state["event_time"] = as_utc(said).isoformat()
         run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id)}}
         out = self.graph.invoke(state, run_config)
         last = out["messages"][-1]

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import SystemMessage
 
 from memagent.agents import NO_MODEL_NOTICE, AgentConfig, MemoryAgent, build_graph, sqlite_checkpointer
-from memagent.errors import ConfigError
+from memagent.errors import ConfigError, InputError
 from memagent.testing import scripted_chat_model
 from memagent.types import MemoryKind
 
@@ -82,6 +82,16 @@ def test_an_interrupted_forget_is_finished_by_a_second_one(memory, tmp_path, mon
             agent.forget("ana")
     assert agent.threads("ana") == set() and memory.users() == ["ana"]  # still known: forget again
     assert agent.forget("ana") > 0
+    assert memory.users() == [] and agent.threads("ana") == set()
+
+
+def test_a_message_that_cannot_be_stored_is_refused_before_the_graph_runs(memory, tmp_path) -> None:
+    agent = MemoryAgent(memory, checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"))
+    with pytest.raises(InputError, match="surrogate") as caught:
+        agent.chat("ana", "s1", "half a pair \ud800", at=WHEN)
+    assert caught.value.field == "text"
+    with pytest.raises(InputError, match="supported range"):
+        agent.chat("ana", "s1", "hello", at=datetime(9999, 12, 31, 23, tzinfo=UTC))
     assert memory.users() == [] and agent.threads("ana") == set()
 
 
