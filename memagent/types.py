@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "Candidate",
     "CheckedTimestamp",
     "MemoryKind",
@@ -29,8 +31,6 @@ __all__ = [
     "RecordOrder",
     "Role",
     "ScoredRecord",
-    "EARLIEST",
-    "LATEST",
     "Text",
     "Timestamp",
     "Turn",

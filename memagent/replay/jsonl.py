@@ -197,11 +197,11 @@ def decode_line(raw: bytes, source: str, number: int) -> Any | None:
     except (ValueError, RecursionError) as exc:  # digits over the int limit; nesting too deep
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
         raise InputError(f"malformed JSON: {reason}", source=source, line=number) from None
+    if not _SURROGATE_ESCAPE.search(text) and text.count("[") + text.count("{") <= MAX_DEPTH:
+        return value  # nothing to walk for: the common case
     try:
-        where = _unencodable(value) if _SURROGATE_ESCAPE.search(text) else None
-        if MAX_DEPTH < text.count("[") + text.count("{"):
-            _unencodable(value)  # refuses nesting too deep for the models that will read it
-    except ValueError as exc:
+        where = _unencodable(value)
+    except ValueError as exc:  # nested deeper than the models that will read it can serialise
         raise InputError(f"malformed JSON: {exc}", source=source, line=number) from None
     if where is not None:
         raise InputError(
@@ -233,10 +233,10 @@ def _unencodable(value: Any) -> str | None:
         pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
         children: list[tuple[Any, str, int]] = []
         for key, child in pairs:
-            name = str(key) if _encodes(str(key)) else ascii(key)
+            name = str(key)
+            if not _encodes(name):  # the key itself: named so that the error can be printed
+                return f"{path}.{ascii(key)}" if path else ascii(key)
             inner = f"{path}.{name}" if path else name
-            if isinstance(key, str) and not _encodes(key):
-                return inner
             children.append((child, inner, depth + 1))
         stack.extend(reversed(children))
     return None
