@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,20 @@ def sqlite_checkpointer(path: str | Path) -> Any:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    saver = SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+    connection = sqlite3.connect(str(path), check_same_thread=False)
+    connection.execute("PRAGMA secure_delete=ON")  # a deleted thread is overwritten, not left in free pages
+    saver = SqliteSaver(connection)
     saver.setup()
     return saver
+
+
+def _truncate_log(checkpointer: Any) -> None:
+    """Empty the write-ahead log of a SQLite checkpointer (it keeps earlier page images, deleted threads
+    included, until checkpointed); other checkpointers are left as they are."""
+    connection = getattr(checkpointer, "conn", None)
+    if isinstance(connection, sqlite3.Connection):
+        with getattr(checkpointer, "lock", nullcontext()):
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class AgentReply(BaseModel):
@@ -206,4 +218,5 @@ class MemoryAgent:
         if self.checkpointer is not None:
             for thread in self.threads(user_id):
                 self.checkpointer.delete_thread(thread)
+            _truncate_log(self.checkpointer)
         return self.memory.forget(user_id)

@@ -206,7 +206,9 @@ class MemoryStore(ABC):
 
     @abstractmethod
     def delete_user(self, user_id: str) -> int:
-        """Remove everything stored for ``user_id``; returns the number of records removed."""
+        """Remove everything stored for ``user_id``, on disk too where the store keeps files (no copy
+        left in logs or free pages); returns the number of records removed. Idempotent: a second call
+        finishes what an interrupted one began."""
 
     @abstractmethod
     def users(self) -> list[str]:
@@ -321,7 +323,8 @@ class RecordCatalog(Protocol):
         ...
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the user's records and index entries; returns how many records there were."""
+        """Remove the user's records and index entries, leaving no copy in the file; returns how many
+        records there were."""
         ...
 
     def users(self) -> list[str]:
@@ -354,7 +357,7 @@ class VectorIndex(Protocol):
         ...
 
     def drop_user(self, user_id: str) -> None:
-        """Remove every vector of the user (idempotent)."""
+        """Remove every vector of the user, leaving no copy in the index's files (idempotent)."""
         ...
 
     def close(self) -> None:

@@ -154,11 +154,14 @@ class IndexedStore(MemoryStore):
                     )
 
     def delete_user(self, user_id: str) -> int:
-        """Remove every record and vector of ``user_id``; returns the number of records removed."""
+        """Remove every record and vector of ``user_id``; returns the number of records removed.
+
+        Vectors go first: the catalog's records are what makes a user known, so a delete interrupted
+        between the two leaves a user that a second one still finds and finishes with.
+        """
         with self._writing:
-            removed = self.catalog.delete_user(user_id)
             self.vectors.drop_user(user_id)
-        return removed
+            return self.catalog.delete_user(user_id)
 
     # ---------------------------------------------------------------------------------------- read
     def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
