@@ -12,8 +12,11 @@ records a call reads do not grow with a user's history (`memagent.testing.confor
 
 from __future__ import annotations
 
+import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +45,7 @@ from memagent.types import (
 __all__ = ["IngestReport", "Memory", "section_depth", "turn_record", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
+_USER_LOCKS = 64  # writers of different users rarely share one; a user's writers always do
 _EXTRACTED_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT, MemoryKind.EVENT)
 
 
@@ -111,6 +115,13 @@ class Memory:
         self.counter = counter
         self.extractor = extractor if extractor is not None else _default_extractor(self.config, chat_model)
         self._clock = clock
+        self._user_locks = [threading.RLock() for _ in range(_USER_LOCKS)]
+
+    def writing(self, user_id: str) -> threading.RLock:
+        """The lock that serialises the writes of ``user_id`` in this `Memory` (re-entrant): consolidation
+        reads a slot's current value before it writes the next one, so two writers of one user must not
+        interleave. `remember`, `commit`, `import_records` and `forget` take it."""
+        return self._user_locks[zlib.crc32(user_id.encode("utf-8", "surrogatepass")) % _USER_LOCKS]
 
     @classmethod
     def open(
@@ -146,8 +157,9 @@ class Memory:
         return report
 
     def _remember_user(self, user_id: str, turns: list[Turn]) -> IngestReport:
-        fresh, conflicting = self._sort_turns(user_id, turns)
-        report = self.commit(user_id, fresh, self.extract(fresh))
+        with self.writing(user_id):
+            fresh, conflicting = self._sort_turns(user_id, turns)
+            report = self.commit(user_id, fresh, self.extract(fresh))
         report.turns_known = len(turns) - len(fresh)
         report.turns_conflicting = conflicting
         return report
@@ -190,6 +202,10 @@ class Memory:
 
     def commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
         """Consolidate ``extraction`` and record ``turns`` (the ledger), in one store write."""
+        with self.writing(user_id):
+            return self._commit(user_id, turns, extraction)
+
+    def _commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
         report = IngestReport(extraction=extraction)
         now = self._clock()
         ledger = [turn_record(t, now=now) for t in turns]
@@ -273,10 +289,13 @@ class Memory:
         by_user: dict[str, list[MemoryRecord]] = defaultdict(list)
         for record in records:
             by_user[record.user_id].append(record)
-        for user_id, own in by_user.items():
-            keys = ((user_id, r.id) for r in own)
-            texts.update(zip(keys, embedding_texts(self.store, user_id, own), strict=True))
-        self.store.put(records, self.embedder.embed([texts[(r.user_id, r.id)] for r in records]))
+        with ExitStack() as held:
+            for user_id in sorted(by_user):  # in one order, so that two imports cannot deadlock
+                held.enter_context(self.writing(user_id))
+            for user_id, own in by_user.items():
+                keys = ((user_id, r.id) for r in own)
+                texts.update(zip(keys, embedding_texts(self.store, user_id, own), strict=True))
+            self.store.put(records, self.embedder.embed([texts[(r.user_id, r.id)] for r in records]))
         return len(records)
 
     # ------------------------------------------------------------------------------------------------ read
@@ -501,7 +520,8 @@ class Memory:
     # ---------------------------------------------------------------------------------------------- delete
     def forget(self, user_id: str) -> int:
         """Delete everything stored for ``user_id``; returns the number of records removed."""
-        return self.store.delete_user(user_id)
+        with self.writing(user_id):
+            return self.store.delete_user(user_id)
 
 
 def _stale_turn_ids(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -37,6 +38,7 @@ from pydantic import ValidationError
 from memagent.errors import ConfigError, MemAgentError, StoreError
 from memagent.stores._catalog import SqliteCatalog
 from memagent.stores._indexed import GROUPS, IndexedStore
+from memagent.stores._lock import ProcessLock
 from memagent.types import MemoryRecord
 
 if TYPE_CHECKING:
@@ -49,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "memagent_memories"
 """Prefix of the collections used when none is named."""
+
+
+LOCK_FILE = "memagent.lock"
+"""The file of a persistent store's directory that its process holds locked (`ProcessLock`)."""
 
 
 def catalog_file(collection_name: str) -> str:
@@ -156,6 +162,34 @@ def _index_segment_lookups(database: Path) -> None:
             db.execute(f"CREATE INDEX IF NOT EXISTS {_SEGMENTS_INDEX} ON segments (collection)")
     except sqlite3.Error as exc:  # pragma: no cover - a read-only or locked database
         logger.warning("could not index Chroma's segments by collection in %s: %s", database, exc)
+
+
+def _erase_dropped(directory: Path, collection_ids: Sequence[str]) -> None:
+    """Erase what an embedded Chroma keeps of deleted collections: their index directories (which
+    chromadb 1.5 leaves on disk), and the rows its SQLite database only marks free (``VACUUM`` rewrites
+    the file without them). The segments of a collection that still exists are never touched.
+
+    Raises:
+        StoreError: The database could not be rewritten (another process holds it).
+    """
+    database = directory / "chroma.sqlite3"
+    try:
+        with closing(sqlite3.connect(database, timeout=30.0)) as db:
+            live = {row[0] for row in db.execute("SELECT id FROM segments")}
+            for entry in directory.iterdir():
+                if entry.is_dir() and _is_uuid(entry.name) and entry.name not in live:
+                    shutil.rmtree(entry)
+            if collection_ids:
+                db.execute("VACUUM")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"could not erase deleted vectors from {directory}: {exc}") from exc
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def _keep_on_disk(collection: Collection) -> None:
@@ -280,17 +314,25 @@ class ChromaVectors:
             offset += len(got["ids"])
 
     def drop_user(self, user_id: str) -> None:
-        """Delete the user's collections (idempotent)."""
-        for group in GROUPS:
-            name = self.name(user_id, group)
-            with self._lock:
+        """Delete the user's collections (idempotent) and, in an embedded persistent client, erase them
+        from disk (`_erase_dropped`)."""
+        dropped: list[str] = []
+        with self._lock:
+            for group in GROUPS:
+                name = self.name(user_id, group)
                 self._collections.pop(name, None)
+                self._on_disk.discard(name)
                 with _failing(f"delete collection {name!r}"):
                     try:
-                        self.client.delete_collection(name)
+                        collection = self.client.get_collection(name, embedding_function=None)
                     except Exception as exc:
                         if not _not_found(exc):
                             raise
+                        continue
+                    dropped.append(str(collection.id))
+                    self.client.delete_collection(name)
+            if self._persistent:
+                _erase_dropped(Path(self.client.get_settings().persist_directory), dropped)
 
     def drop_all(self) -> None:
         """Delete every collection of this prefix (an ephemeral store's teardown)."""
@@ -340,6 +382,7 @@ class ChromaStore(IndexedStore):
         self._owns_client = owns_client
         self._drop_on_close = drop_on_close
         self._closed = False
+        self._process_lock: ProcessLock | None = None  # held by the stores that open local files
         self._migrate_legacy()
         self._copy_vectors_into_catalog()
 
@@ -359,11 +402,16 @@ class ChromaStore(IndexedStore):
         """
         chromadb = _chromadb()
         directory = Path(path).expanduser()
-        with _failing(f"open a persistent client at {str(path)!r}"), _index_cache(loaded_collections):
-            client = chromadb.PersistentClient(path=str(directory), settings=_settings())
-        _index_segment_lookups(directory / "chroma.sqlite3")
+        lock = ProcessLock(directory / LOCK_FILE, f"data directory {str(directory)!r}")
+        try:
+            with _failing(f"open a persistent client at {str(path)!r}"), _index_cache(loaded_collections):
+                client = chromadb.PersistentClient(path=str(directory), settings=_settings())
+            _index_segment_lookups(directory / "chroma.sqlite3")
+        except BaseException:
+            lock.release()
+            raise
         return cls._owning(
-            client, directory / catalog_file(collection_name), collection_name, drop_on_close=False
+            client, directory / catalog_file(collection_name), collection_name, drop_on_close=False, lock=lock
         )
 
     @classmethod
@@ -388,17 +436,29 @@ class ChromaStore(IndexedStore):
         """A client of a Chroma server (``chroma run --path DIR --port N``); records in ``catalog``."""
         chromadb = _chromadb()
         scheme = "https" if ssl else "http"
-        with _failing(f"reach the Chroma server at {scheme}://{host}:{port}"):
-            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
-        return cls._owning(client, Path(catalog), collection_name, drop_on_close=False)
+        records = Path(catalog).expanduser()
+        lock = ProcessLock(records.with_name(f"{records.name}.lock"), f"catalog {str(records)!r}")
+        try:
+            with _failing(f"reach the Chroma server at {scheme}://{host}:{port}"):
+                client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=_settings())
+        except BaseException:
+            lock.release()
+            raise
+        return cls._owning(client, records, collection_name, drop_on_close=False, lock=lock)
 
     @classmethod
     def _owning(
-        cls, client: ClientAPI, catalog: Path | None, collection_name: str, *, drop_on_close: bool
+        cls,
+        client: ClientAPI,
+        catalog: Path | None,
+        collection_name: str,
+        *,
+        drop_on_close: bool,
+        lock: ProcessLock | None = None,
     ) -> ChromaStore:
-        """A store that closes ``client`` (or closes it right away if the store cannot open)."""
+        """A store that closes ``client`` and releases ``lock`` (right away if the store cannot open)."""
         try:
-            return cls(
+            store = cls(
                 client,
                 catalog=catalog,
                 collection_name=collection_name,
@@ -406,8 +466,14 @@ class ChromaStore(IndexedStore):
                 drop_on_close=drop_on_close,
             )
         except BaseException:
-            _close_client(client)
+            try:
+                _close_client(client)
+            finally:
+                if lock is not None:
+                    lock.release()
             raise
+        store._process_lock = lock
+        return store
 
     @property
     def client(self) -> ClientAPI:
@@ -476,8 +542,12 @@ class ChromaStore(IndexedStore):
             try:
                 super().close()
             finally:
-                if self._owns_client:
-                    _close_client(self._client)
+                try:
+                    if self._owns_client:
+                        _close_client(self._client)
+                finally:
+                    if self._process_lock is not None:
+                        self._process_lock.release()
 
     def __repr__(self) -> str:
         return f"ChromaStore(prefix={self._name!r}, catalog={self.catalog_location!r})"
