@@ -1,4 +1,4 @@
-"""The `memagent` command: demo, chat, replay, profile, memories, forget, export, import."""
+"""The `memagent` command: demo, chat, replay, profile, memories, forget, export, import, doctor."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from memagent.config import MemoryConfig
-from memagent.errors import InputError, MemAgentError, UnknownUserError
+from memagent.errors import ConfigError, InputError, MemAgentError, UnknownUserError
+from memagent.interfaces import MemoryStore
 from memagent.memory import IngestReport, Memory
 from memagent.types import MemoryKind, MemoryRecord, Turn, checked_time
 
@@ -83,15 +84,21 @@ def _open_memory(
         raise InputError(f"unknown extraction {extraction!r}: use rules, llm or none", field="--extraction")
     config = MemoryConfig(extraction=extraction)  # type: ignore[arg-type]
     from memagent.embeddings import SentenceTransformerEmbedder
-    from memagent.stores import open_store
 
     embedder = SentenceTransformerEmbedder(_SETTINGS["embedding_model"])
-    opened = open_store(store or str(data_dir / "chroma"), catalog=data_dir / "catalog.sqlite3")
+    opened = _open_store(data_dir, store)
     try:
         return _closing_later(Memory(opened, embedder, config=config, chat_model=_chat_model(model)))
     except BaseException:
         opened.close()
         raise
+
+
+def _open_store(data_dir: Path, store: str | None) -> MemoryStore:
+    """The store named by ``--store``, or the one of the data directory."""
+    from memagent.stores import open_store
+
+    return open_store(store or str(data_dir / "chroma"), catalog=data_dir / "catalog.sqlite3")
 
 
 _TO_CLOSE: list[Any] = []
@@ -385,6 +392,46 @@ def import_cmd(
         finally:
             count += memory.import_records(batch)
             console.print(f"imported {count} records")
+
+
+@app.command()
+def doctor(
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user")] = None,
+    repair: Annotated[bool, typer.Option(help="Write the vectors of unreachable records again")] = False,
+) -> None:
+    """Check that dense search reaches every stored record (a process killed while the vector index
+    was writing its files can lose vectors); exit code 1 while some record stays unreachable."""
+    from memagent.stores import IndexedStore
+
+    with _errors():
+        opened = _closing_later(_open_store(data_dir, store))
+        if not isinstance(opened, IndexedStore):
+            raise ConfigError(f"doctor checks memagent's own stores, not {type(opened).__name__}")
+        users = opened.users()
+        if user is not None and user not in users:
+            known = ", ".join(users[:10]) or "none"
+            raise UnknownUserError(f"unknown user {user!r} (known users: {known})", field="user")
+        checked = unreachable = repaired = 0
+        for user_id in [user] if user is not None else users:
+            health = opened.check(user_id, repair=repair)
+            checked += health.checked
+            unreachable += len(health.unreachable)
+            repaired += health.repaired
+            if health.unreachable:
+                console.print(
+                    f"{escape(user_id)}: {len(health.unreachable)} of {health.checked} records unreachable"
+                    + (f", {health.repaired} repaired" if repair else "")
+                )
+        console.print(
+            f"checked {checked} records of {len(users) if user is None else 1} users: "
+            f"{unreachable} unreachable" + (f", {repaired} repaired" if repair else "")
+        )
+        if unreachable > repaired:
+            if not repair:
+                err_console.print("run `memagent doctor --repair` to write their vectors again")
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -265,9 +265,24 @@ class RecordCatalog(Protocol):
         vectors: np.ndarray | None = None,
         *,
         updated: Sequence[MemoryRecord] = (),
+        settled: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Insert or replace ``records``, each with its vector (a row of ``vectors``), and replace
-        ``updated`` ones (same content and kind), atomically."""
+        ``updated`` ones (same content and kind), atomically; clears the ``settled`` pending pairs."""
+        ...
+
+    def mark_pending(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Note the (user, vector group) pairs a write is about to change (settled by its `put`)."""
+        ...
+
+    def pending(self) -> list[tuple[str, str]]:
+        """The pairs of writes begun and never finished (a process died between the two)."""
+        ...
+
+    def stored_vectors(
+        self, user_id: str, *, page: int = 512
+    ) -> Iterator[tuple[list[str], list[MemoryKind], np.ndarray]]:
+        """Pages of (ids, kinds, unit rows): every record of the user with a stored vector."""
         ...
 
     def nearest(
@@ -354,6 +369,12 @@ class VectorIndex(Protocol):
     def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids with their cosine similarity, best first (approximate where the index
         is)."""
+        ...
+
+    def query_many(
+        self, user_id: str, group: str, vectors: np.ndarray, n: int
+    ) -> list[list[tuple[str, float]]]:
+        """`query` for each row of ``vectors``, in one call where the index allows it."""
         ...
 
     def drop_user(self, user_id: str) -> None:

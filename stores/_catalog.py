@@ -12,6 +12,8 @@ One SQLite database (a file, or in memory) holds, per user:
   history, and scored with numpy on read;
 * ``vectors``: each record's embedding (`memagent.stores._stored_vectors`), for exact ranking of the few
   records a narrow filter passes;
+* ``pending``: the vector groups (user, group) a write has begun to change and not finished
+  (`mark_pending`, settled by the `put` that ends it): what to check after a crash;
 * ``users``: per user, the record count and total token length (BM25's statistics) and the next
   document number;
 * ``meta``: the schema version and the name of the text analysis that built the postings
@@ -116,6 +118,11 @@ CREATE TABLE IF NOT EXISTS sources (
     PRIMARY KEY (ukey, turn_id, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sources_record ON sources (ukey, id);
+CREATE TABLE IF NOT EXISTS pending (
+    user_id TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    PRIMARY KEY (user_id, grp)
+) WITHOUT ROWID;
 """
 _SESSION_INDEX = (
     "CREATE INDEX IF NOT EXISTS records_session ON records (ukey, session, event_us, doc) WHERE kind = 'turn'"
@@ -415,10 +422,12 @@ class SqliteCatalog:
         vectors: np.ndarray | None = None,
         *,
         updated: Sequence[MemoryRecord] = (),
+        settled: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Insert or replace ``records`` (a repeated id keeps its last occurrence), each with its vector
         (row ``i`` of ``vectors``, unit length), and replace the stored ``updated`` ones (same content and
-        kind, other fields changed; their vectors stay), all in one transaction.
+        kind, other fields changed; their vectors stay), all in one transaction, which also clears the
+        ``settled`` (user, group) pairs of `mark_pending`.
 
         Raises:
             StoreError: ``vectors`` does not hold one row per record, an updated record is not stored or
@@ -437,10 +446,11 @@ class SqliteCatalog:
         changed: dict[str, list[MemoryRecord]] = defaultdict(list)
         for record in updated:
             changed[record.user_id].append(record)
-        if not by_user and not changed:
+        if not by_user and not changed and not settled:
             return
         try:
             with self._write() as db:
+                db.executemany("DELETE FROM pending WHERE user_id = ? AND grp = ?", list(settled))
                 for user_id, batch in changed.items():
                     self._update_user(db, user_id, batch)
                 for user_id, latest in by_user.items():
@@ -580,6 +590,43 @@ class SqliteCatalog:
             return int(count)
         except sqlite3.Error as exc:
             raise StoreError(f"the catalog {self.location} failed to delete user {user_id!r}: {exc}") from exc
+
+    def mark_pending(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Note that a write is about to change these (user, group) vector groups; the `put` that ends the
+        write settles them. Pairs still noted when a store opens were being written when a process died."""
+        try:
+            with self._write() as db:
+                db.executemany("INSERT OR IGNORE INTO pending (user_id, grp) VALUES (?, ?)", list(pairs))
+        except sqlite3.Error as exc:
+            raise StoreError(f"the catalog {self.location} failed to note a write: {exc}") from exc
+
+    def pending(self) -> list[tuple[str, str]]:
+        """The (user, group) pairs of writes begun and never finished, sorted."""
+        with self._read() as db:
+            rows = db.execute("SELECT user_id, grp FROM pending ORDER BY user_id, grp").fetchall()
+        return [(str(user), str(group)) for user, group in rows]
+
+    def stored_vectors(
+        self, user_id: str, *, page: int = 512
+    ) -> Iterator[tuple[list[str], list[MemoryKind], np.ndarray]]:
+        """Every record of ``user_id`` that has a stored vector: pages of (ids, kinds, unit rows)."""
+        after = -1
+        while True:
+            with self._read() as db:
+                ukey = self._ukey(db, user_id)
+                if ukey is None:
+                    return
+                rows = db.execute(
+                    "SELECT r.doc, r.id, r.kind, v.data FROM records AS r JOIN vectors AS v "
+                    "ON v.ukey = r.ukey AND v.doc = r.doc WHERE r.ukey = ? AND r.doc > ? "
+                    "ORDER BY r.doc LIMIT ?",
+                    (ukey, after, page),
+                ).fetchall()
+            if not rows:
+                return
+            after = int(rows[-1][0])
+            matrix = np.stack([np.frombuffer(data, dtype=np.float32) for *_, data in rows])
+            yield [str(r[1]) for r in rows], [MemoryKind(r[2]) for r in rows], matrix
 
     def _truncate_log(self) -> None:
         """Copy the write-ahead log into the database and empty it: the log keeps earlier images of every

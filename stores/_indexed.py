@@ -6,9 +6,12 @@ point therefore leaves at worst vectors that no committed record owns in that gr
 resolved through the catalog with the group's kinds, so they are never returned), or, for a record whose
 text was being replaced, the new text's vector beside the old text until the write is replayed;
 replaying the same input writes the vectors again and commits the records, as the turn ledger does for
-the whole pipeline. Deletion runs the other way round: the
-catalog first (the user's records vanish from every read at once), then the vectors, which a second
-`delete_user` removes even when the catalog no longer knows the user.
+the whole pipeline. A vector index killed in the middle of writing its files can also lose vectors it
+held before (Chroma's index files); so a write first notes in the catalog which (user, group) it is about
+to change, the catalog transaction that ends it clears the note, and a store that opens with notes left
+checks those groups (`check`) and writes their lost vectors again from the catalog's copies. Deletion
+runs the other way round: the vectors first, then the catalog, whose records are what makes a user
+known, so that an interrupted `delete_user` is finished by a second one.
 
 Vectors live in two groups per user, raw turns and extracted memories, so that a search for memories
 never wades through the (far more numerous) turns. In a group where few records pass a search's filter,
@@ -19,9 +22,11 @@ filter in the catalog, and widens the request until enough pass. Only the result
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,7 +36,17 @@ from memagent.types import MemoryKind, MemoryRecord, RecordFilter, RecordOrder
 
 from ._vectors import unit_rows
 
-__all__ = ["EXACT_RANKING_LIMIT", "FEW_PASSING", "GROUPS", "IndexedStore", "group_of", "oversample"]
+__all__ = [
+    "EXACT_RANKING_LIMIT",
+    "FEW_PASSING",
+    "GROUPS",
+    "IndexHealth",
+    "IndexedStore",
+    "group_of",
+    "oversample",
+]
+
+logger = logging.getLogger(__name__)
 
 TURNS = "turns"
 MEMORIES = "memories"
@@ -42,6 +57,27 @@ FEW_PASSING = 512
 approximate neighbours first."""
 EXACT_RANKING_LIMIT = 2048
 """When approximate neighbours fall short, filters passed by at most this many records rank exactly those."""
+_PROBE = 4
+"""Neighbours asked for when checking that a record's own vector finds it."""
+_SAME_VECTOR = 1.0 - 1e-5
+"""A neighbour this similar holds the same vector: a record whose text another record repeats counts as
+reachable when the index returns the other one."""
+
+
+@dataclass
+class IndexHealth:
+    """What `IndexedStore.check` found for one user: the records with a stored vector it probed, those a
+    search for their own vector did not return, and how many of those it wrote again and found."""
+
+    user_id: str
+    checked: int = 0
+    unreachable: list[str] = field(default_factory=list)
+    repaired: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        """Every record checked is reachable now."""
+        return len(self.unreachable) == self.repaired
 
 
 def oversample(k: int) -> int:
@@ -64,6 +100,11 @@ def _best_ids(hits: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
     return sorted(hits, key=lambda pair: (-pair[1], pair[0]))[:k]
 
 
+def _finds(record_id: str, hits: list[tuple[str, float]]) -> bool:
+    """Whether a search for a record's own vector returned it (or a record with the same vector)."""
+    return any(hit == record_id or score >= _SAME_VECTOR for hit, score in hits)
+
+
 def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
     """``flt`` narrowed to the kinds held by ``group``."""
     kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
@@ -82,6 +123,7 @@ class IndexedStore(MemoryStore):
         self.catalog = catalog
         self.vectors = vectors
         self._writing = threading.RLock()  # one write at a time in this process: vectors and records agree
+        self._finish_interrupted_writes()
 
     # --------------------------------------------------------------------------------------- write
     def put(
@@ -117,6 +159,8 @@ class IndexedStore(MemoryStore):
             by_user[user_id].append(index)
         with self._writing:
             self._check_updates(updated)
+            changing = sorted({(records[i].user_id, group_of(records[i].kind)) for i in latest.values()})
+            self.catalog.mark_pending(changing)
             moved: list[tuple[str, str, str]] = []  # (user, old group, id): dropped after the commit
             for user_id, indices in by_user.items():
                 before = self.catalog.kinds(user_id, [records[i].id for i in indices])
@@ -131,7 +175,7 @@ class IndexedStore(MemoryStore):
                 for group, members in by_group.items():
                     self.vectors.upsert(user_id, group, [records[i].id for i in members], matrix[members])
             kept = list(latest.values())
-            self.catalog.put([records[i] for i in kept], matrix[kept], updated=updated)
+            self.catalog.put([records[i] for i in kept], matrix[kept], updated=updated, settled=changing)
             for user_id, group, record_id in moved:
                 self.vectors.delete(user_id, group, [record_id])
 
@@ -152,6 +196,53 @@ class IndexedStore(MemoryStore):
                     raise StoreError(
                         f"cannot update record {record.id!r}: its content or kind changed (put it)"
                     )
+
+    # ---------------------------------------------------------------------------------------- health
+    def check(self, user_id: str, *, repair: bool = False) -> IndexHealth:
+        """Probe the vector index with each of the user's stored vectors: a record that the search for its
+        own vector does not return is unreachable by dense search. With ``repair``, write those vectors
+        again (delete, then insert, from the catalog's copies) and probe them once more."""
+        health = IndexHealth(user_id)
+        lost: dict[str, tuple[str, np.ndarray]] = {}
+        for ids, kinds, matrix in self.catalog.stored_vectors(user_id):
+            health.checked += len(ids)
+            by_group: dict[str, list[int]] = defaultdict(list)
+            for row, kind in enumerate(kinds):
+                by_group[group_of(kind)].append(row)
+            for group, rows in by_group.items():
+                found = self.vectors.query_many(user_id, group, matrix[rows], _PROBE)
+                for row, hits in zip(rows, found, strict=True):
+                    if not _finds(ids[row], hits):
+                        lost[ids[row]] = (group, matrix[row])
+        health.unreachable = sorted(lost)
+        if repair and lost:
+            with self._writing:
+                for group in GROUPS:
+                    ids = [i for i, (g, _) in lost.items() if g == group]
+                    if ids:
+                        rows = np.stack([lost[i][1] for i in ids])
+                        self.vectors.delete(user_id, group, ids)
+                        self.vectors.upsert(user_id, group, ids, rows)
+                        found = self.vectors.query_many(user_id, group, rows, _PROBE)
+                        health.repaired += sum(_finds(i, hits) for i, hits in zip(ids, found, strict=True))
+        return health
+
+    def _finish_interrupted_writes(self) -> None:
+        """Check and repair the groups of writes a dead process left unfinished (`mark_pending`)."""
+        pending = self.catalog.pending()
+        for user_id in sorted({user for user, _ in pending}):
+            health = self.check(user_id, repair=True)
+            if health.unreachable:
+                logger.warning(
+                    "an interrupted write had left %d of %d records of user %r unreachable by search; "
+                    "%d written again",
+                    len(health.unreachable),
+                    health.checked,
+                    user_id,
+                    health.repaired,
+                )
+        if pending:
+            self.catalog.put([], settled=pending)
 
     def delete_user(self, user_id: str) -> int:
         """Remove every record and vector of ``user_id``; returns the number of records removed.

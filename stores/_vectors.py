@@ -126,6 +126,12 @@ class NumpyVectors:
             scores = shelf.matrix[: len(names)] @ vector
         return top_n(names, scores, n)
 
+    def query_many(
+        self, user_id: str, group: str, vectors: np.ndarray, n: int
+    ) -> list[list[tuple[str, float]]]:
+        """`query` for each row of ``vectors``."""
+        return [self.query(user_id, group, vector, n) for vector in vectors]
+
     def drop_user(self, user_id: str) -> None:
         """Remove every vector of the user."""
         with self._lock:

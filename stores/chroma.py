@@ -288,16 +288,23 @@ class ChromaVectors:
 
     def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids; similarity is ``1 - cosine distance``."""
+        return self.query_many(user_id, group, vector[np.newaxis, :], n)[0]
+
+    def query_many(
+        self, user_id: str, group: str, vectors: np.ndarray, n: int
+    ) -> list[list[tuple[str, float]]]:
+        """`query` for each row of ``vectors``, in one request."""
         collection = self._collection(user_id, group, create=False)
         if collection is None or n <= 0:
-            return []
+            return [[] for _ in vectors]
         with _failing("query the vectors"):
-            result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
-        found = result["ids"][0]
-        distances = (result["distances"] or [[]])[0]
-        pairs = [(i, 1.0 - float(d)) for i, d in zip(found, distances, strict=True)]
-        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-        return pairs
+            result = collection.query(query_embeddings=list(vectors), n_results=n, include=["distances"])
+        found = []
+        for ids, distances in zip(result["ids"], result["distances"] or [], strict=True):
+            pairs = [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+            pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+            found.append(pairs)
+        return found
 
     def vectors(
         self, user_id: str, group: str, *, page: int = 1000
