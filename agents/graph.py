@@ -20,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
 from memagent.errors import InputError
+from memagent.limits import check_id, check_text
 from memagent.memory import Memory
 from memagent.types import as_utc, checked_time, encodable
 
@@ -160,14 +161,19 @@ class MemoryAgent:
         """Run one turn of the conversation; ``at`` is when the message was said (default: now).
 
         Raises:
-            InputError: An id or the text holds a lone surrogate, or ``at`` is outside the supported
-                range (`memagent.types.checked_time`); nothing is stored or checkpointed.
+            InputError: An id or the text holds a lone surrogate or breaks the memory's limits
+                (`memagent.limits`), or ``at`` is outside the supported range
+                (`memagent.types.checked_time`); nothing is stored or checkpointed.
         """
         for name, value in (("user_id", user_id), ("session_id", session_id), ("text", text)):
             try:
                 encodable(value)
             except ValueError as exc:
                 raise InputError(str(exc), field=name) from None
+        limits = self.memory.config.limits
+        check_id(user_id, "user_id", limits)
+        check_id(session_id, "session_id", limits)
+        check_text(text, "text", limits)
         try:
             said = checked_time(at if at is not None else datetime.now(UTC))
         except ValueError as exc:

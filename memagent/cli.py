@@ -21,6 +21,7 @@ from rich.text import Text
 from memagent.config import MemoryConfig
 from memagent.errors import ConfigError, InputError, MemAgentError, UnknownUserError
 from memagent.interfaces import MemoryStore
+from memagent.limits import InputLimits, check_record
 from memagent.memory import IngestReport, Memory
 from memagent.types import MemoryKind, MemoryRecord, Turn, checked_time
 
@@ -208,7 +209,8 @@ def replay_file(
                 batch.clear()
 
         try:
-            for turn in read_turns(path, errors="skip" if skip_invalid else "raise", report=read):
+            mode = "skip" if skip_invalid else "raise"
+            for turn in read_turns(path, errors=mode, report=read, limits=memory.config.limits):
                 if batch and (len(batch) >= batch_size or batch[-1].session_id != turn.session_id):
                     flush()
                 batch.append(turn)
@@ -344,8 +346,10 @@ def export_cmd(
         console.print(f"exported {count} records to {output}")
 
 
-def read_records(path: Path) -> Iterator[MemoryRecord]:
-    """Records of an export file; a bad line raises `InputError` naming file, line and field."""
+def read_records(path: Path, limits: InputLimits | None = None) -> Iterator[MemoryRecord]:
+    """Records of an export file, each within ``limits`` (the defaults when None); a bad line raises
+    `InputError` naming file, line and field."""
+    limits = limits or InputLimits()
     from pydantic import ValidationError
 
     from memagent.replay.jsonl import decode_line, validation_input_error
@@ -367,6 +371,10 @@ def read_records(path: Path) -> Iterator[MemoryRecord]:
                     checked_time(value)
                 except ValueError as exc:
                     raise InputError(str(exc), source=str(path), line=number, field=name) from None
+            try:
+                check_record(record, limits)
+            except InputError as exc:
+                raise InputError(exc.reason, source=str(path), line=number, field=exc.field) from None
             yield record
 
 
@@ -384,7 +392,7 @@ def import_cmd(
         batch: list[MemoryRecord] = []
         count = 0
         try:
-            for record in read_records(file):
+            for record in read_records(file, memory.config.limits):
                 batch.append(record)
                 if len(batch) >= 256:
                     count += memory.import_records(batch)

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MemoryConfig", "RetrievalConfig"]
+from memagent.limits import InputLimits
+
+__all__ = ["InputLimits", "MemoryConfig", "RetrievalConfig"]
 
 
 class RetrievalConfig(BaseModel):
@@ -70,3 +72,5 @@ class MemoryConfig(BaseModel):
     """Most recent events the profile tries to include."""
     llm_batch_turns: int = Field(default=20, ge=1)
     """Turns of one session sent to the LLM extractor in one call."""
+    limits: InputLimits = Field(default_factory=InputLimits)
+    """The largest turn, id and metadata accepted (`memagent.limits`)."""

@@ -27,6 +27,7 @@ from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError, InputError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
+from memagent.limits import check_record, check_turn
 from memagent.profile import CONSTRAINT_SLOTS, MIN_LINE_TOKENS, ProfileSection, compile_profile, is_constraint
 from memagent.retrieval import retrieve
 from memagent.types import (
@@ -151,10 +152,22 @@ class Memory:
         report = IngestReport()
         by_user: dict[str, list[Turn]] = defaultdict(list)
         for turn in turns:
+            self._check(turn)
             by_user[turn.user_id].append(turn)
         for user_id, user_turns in by_user.items():
             report.merge(self._remember_user(user_id, user_turns))
         return report
+
+    def _check(self, item: Turn | MemoryRecord) -> None:
+        """Refuse input over the configured limits (`memagent.limits`), before anything is stored."""
+        try:
+            if isinstance(item, Turn):
+                check_turn(item, self.config.limits)
+            else:
+                check_record(item, self.config.limits)
+        except InputError as exc:
+            what = f"turn {item.turn_id!r}" if isinstance(item, Turn) else f"record {item.id!r}"
+            raise InputError(f"{what} of user {item.user_id!r}: {exc.reason}", field=exc.field) from None
 
     def _remember_user(self, user_id: str, turns: list[Turn]) -> IngestReport:
         with self.writing(user_id):
@@ -285,6 +298,8 @@ class Memory:
         """
         if not records:
             return 0
+        for record in records:
+            self._check(record)
         texts: dict[tuple[str, str], str] = {}
         by_user: dict[str, list[MemoryRecord]] = defaultdict(list)
         for record in records:

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from memagent.errors import ConfigError, InputError
+from memagent.limits import InputLimits, check_turn
 from memagent.types import Role, Turn, checked_time
 
 __all__ = [
@@ -56,6 +57,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _REQUIRED = ("user_id", "session_id", "turn_id", "role", "text", "timestamp")
 _OPTIONAL = ("speaker", "metadata")
 _ROLES = tuple(r.value for r in Role)
+_DEFAULT_LIMITS = InputLimits()
 
 
 @dataclass
@@ -105,8 +107,10 @@ def _id(obj: dict[str, Any], key: str, source: str | None, line: int | None) -> 
     return value
 
 
-def parse_turn(obj: Any, *, source: str | None = None, line: int | None = None) -> Turn:
-    """Validate one decoded JSON line and build its `Turn`.
+def parse_turn(
+    obj: Any, *, source: str | None = None, line: int | None = None, limits: InputLimits | None = None
+) -> Turn:
+    """Validate one decoded JSON line and build its `Turn` (within ``limits``: the defaults when None).
 
     Raises:
         InputError: naming ``source``, ``line`` and the field at fault.
@@ -163,9 +167,14 @@ def parse_turn(obj: Any, *, source: str | None = None, line: int | None = None) 
         "metadata": metadata,
     }
     try:
-        return Turn(**fields)
+        turn = Turn(**fields)
     except ValidationError as exc:
         raise validation_input_error(exc, source, line) from None
+    try:
+        check_turn(turn, limits or _DEFAULT_LIMITS)
+    except InputError as exc:
+        raise InputError(exc.reason, source=source, line=line, field=exc.field) from None
+    return turn
 
 
 def validation_input_error(exc: ValidationError, source: str | None, line: int | None) -> InputError:
@@ -255,6 +264,7 @@ def read_turns(
     *,
     errors: Literal["raise", "skip"] = "raise",
     report: ReadReport | None = None,
+    limits: InputLimits | None = None,
 ) -> Iterator[Turn]:
     """Stream the turns of a JSON Lines history, one line at a time.
 
@@ -265,6 +275,7 @@ def read_turns(
         path: The ``.jsonl`` file.
         errors: ``"raise"`` stops at the first bad line; ``"skip"`` skips it and records it in ``report``.
         report: Filled in with counts and skipped errors while the iterator is consumed.
+        limits: The largest turn accepted (`memagent.limits.InputLimits`; the defaults when None).
 
     Raises:
         InputError: The file is missing, or (``errors="raise"``) a line is malformed; the message names
@@ -276,10 +287,10 @@ def read_turns(
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", source=str(path))
-    return _read(path, errors, report if report is not None else ReadReport())
+    return _read(path, errors, report if report is not None else ReadReport(), limits or _DEFAULT_LIMITS)
 
 
-def _read(path: Path, errors: str, report: ReadReport) -> Iterator[Turn]:
+def _read(path: Path, errors: str, report: ReadReport, limits: InputLimits) -> Iterator[Turn]:
     source = str(path)
     try:
         fh = path.open("rb")
@@ -289,7 +300,7 @@ def _read(path: Path, errors: str, report: ReadReport) -> Iterator[Turn]:
         for number, raw in enumerate(fh, start=1):
             report.lines_read += 1
             try:
-                turn = _parse_line(raw, source, number)
+                turn = _parse_line(raw, source, number, limits)
             except InputError as exc:
                 if errors == "raise":
                     raise
@@ -301,9 +312,9 @@ def _read(path: Path, errors: str, report: ReadReport) -> Iterator[Turn]:
             yield turn
 
 
-def _parse_line(raw: bytes, source: str, number: int) -> Turn | None:
+def _parse_line(raw: bytes, source: str, number: int, limits: InputLimits) -> Turn | None:
     obj = decode_line(raw, source, number)
-    return None if obj is None else parse_turn(obj, source=source, line=number)
+    return None if obj is None else parse_turn(obj, source=source, line=number, limits=limits)
 
 
 def turn_to_json(turn: Turn) -> dict[str, Any]:
