@@ -26,11 +26,12 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pydantic import ValidationError
@@ -75,6 +76,8 @@ _FILE_HEADROOM = 64
 _SEGMENTS_INDEX = "memagent_segments_by_collection"
 _EVERY_COLLECTION = 1 << 18
 _MIGRATION_PAGE = 1000
+_BUSY_WAIT_S = 30.0
+T = TypeVar("T")
 
 
 def _chromadb() -> Any:
@@ -97,6 +100,22 @@ def _not_found(exc: Exception) -> bool:
     from chromadb.errors import NotFoundError
 
     return isinstance(exc, NotFoundError)
+
+
+def _patiently(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call Chroma again while its SQLite database is locked, for up to `_BUSY_WAIT_S` seconds: an
+    embedded Chroma that opens after a crash applies its log in the background while this process
+    writes, and a write meeting that work fails at once with ``database is locked``."""
+    deadline = time.monotonic() + _BUSY_WAIT_S
+    pause = 0.02
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
 
 @contextmanager
@@ -198,10 +217,10 @@ def _keep_on_disk(collection: Collection) -> None:
     hnsw = (collection.configuration or {}).get("hnsw") or {}
     if all(hnsw.get(key) == value for key, value in _ON_DISK.items()):
         return
-    collection.modify(configuration={"hnsw": dict(_ON_DISK)})  # type: ignore[arg-type]
+    _patiently(collection.modify, configuration={"hnsw": dict(_ON_DISK)})
     sample = collection.get(limit=1, include=["embeddings"])
     if sample["ids"]:
-        collection.upsert(ids=sample["ids"], embeddings=sample["embeddings"])
+        _patiently(collection.upsert, ids=sample["ids"], embeddings=sample["embeddings"])
 
 
 def _close_client(client: Any) -> None:
@@ -245,8 +264,11 @@ class ChromaVectors:
                 return found
             with _failing(f"open collection {name!r}"):
                 if create:
-                    found = self.client.get_or_create_collection(
-                        name, embedding_function=None, configuration=_HNSW
+                    found = _patiently(
+                        self.client.get_or_create_collection,
+                        name,
+                        embedding_function=None,
+                        configuration=_HNSW,
                     )
                 else:
                     try:
@@ -273,7 +295,8 @@ class ChromaVectors:
         self._before_write(collection)
         with _failing(f"store {len(ids)} vectors"):
             for start in range(0, len(ids), self._batch):
-                collection.upsert(
+                _patiently(
+                    collection.upsert,
                     ids=list(ids[start : start + self._batch]),
                     embeddings=vectors[start : start + self._batch],
                 )
@@ -284,7 +307,7 @@ class ChromaVectors:
         if collection is not None and ids:
             self._before_write(collection)
             with _failing(f"delete {len(ids)} vectors"):
-                collection.delete(ids=list(ids))
+                _patiently(collection.delete, ids=list(ids))
 
     def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids; similarity is ``1 - cosine distance``."""
@@ -337,7 +360,7 @@ class ChromaVectors:
                             raise
                         continue
                     dropped.append(str(collection.id))
-                    self.client.delete_collection(name)
+                    _patiently(self.client.delete_collection, name)
             if self._persistent:
                 _erase_dropped(Path(self.client.get_settings().persist_directory), dropped)
 
@@ -348,7 +371,7 @@ class ChromaVectors:
             for collection in self.client.list_collections():
                 name = collection if isinstance(collection, str) else collection.name
                 if name.startswith(f"{self.prefix}-"):
-                    self.client.delete_collection(name)
+                    _patiently(self.client.delete_collection, name)
 
     def close(self) -> None:
         """Forget the cached collection handles (the client is closed by its owner)."""

@@ -666,3 +666,26 @@ def test_a_record_without_a_stored_vector_is_found_through_the_vector_index(tmp_
         assert best == records[1] and score == pytest.approx(1.0, abs=1e-5)
         ranked = store.search("alice", query, 4, RecordFilter(kinds=(MemoryKind.PREFERENCE,)))
         assert [r.id for r, _ in ranked][0] == "p1" and len(ranked) == 4
+
+
+def test_chroma_calls_are_retried_while_its_database_is_locked() -> None:
+    from memagent.stores.chroma import _patiently
+
+    calls: list[int] = []
+
+    def busy_twice(value: int) -> int:
+        calls.append(value)
+        if len(calls) < 3:
+            raise RuntimeError("Database error: error returned from database: (code: 5) database is locked")
+        return value * 2
+
+    assert _patiently(busy_twice, 21) == 42 and calls == [21, 21, 21]
+
+    def broken() -> None:
+        calls.append(0)
+        raise RuntimeError("no such table: collections")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="no such table"):
+        _patiently(broken)
+    assert calls == [0]  # other errors are not retried
