@@ -215,7 +215,8 @@ def _keep_on_disk(collection: Collection) -> None:
     """Make a collection created by an earlier memagent (Chroma's default: written to disk every 1,000
     items) write its index at every write, and write it now by storing one of its vectors again."""
     hnsw = (collection.configuration or {}).get("hnsw") or {}
-    if all(hnsw.get(key) == value for key, value in _ON_DISK.items()):
+    # chromadb 1.5 reports ``sync_threshold`` but not ``batch_size``: compare what it reports.
+    if all(hnsw.get(key) == value for key, value in _ON_DISK.items() if key in hnsw):
         return
     _patiently(collection.modify, configuration={"hnsw": dict(_ON_DISK)})
     sample = collection.get(limit=1, include=["embeddings"])

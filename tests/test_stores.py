@@ -689,3 +689,26 @@ def test_chroma_calls_are_retried_while_its_database_is_locked() -> None:
     with pytest.raises(RuntimeError, match="no such table"):
         _patiently(broken)
     assert calls == [0]  # other errors are not retried
+
+
+def test_chroma_collections_are_written_to_disk_at_every_write(tmp_path: Path, monkeypatch) -> None:
+    from chromadb.api.models.Collection import Collection
+
+    store = ChromaStore.persistent(tmp_path)
+    try:
+        embed = FakeEmbedder().embed
+        store.put([make_record("ana", "a", "User likes tea")], embed(["User likes tea"]))
+        name = store._chroma.name("bob", "memories")
+        store.client.get_or_create_collection(name, embedding_function=None)  # made as Chroma's default
+        store.put([make_record("bob", "b", "User likes jazz")], embed(["User likes jazz"]))
+        hnsw = store.client.get_collection(name).configuration["hnsw"]
+        assert hnsw["sync_threshold"] == 1  # reconfigured before its first write
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("a collection memagent created is configured already")
+
+        monkeypatch.setattr(Collection, "modify", refuse)
+        reopened_vectors = type(store._chroma)(store.client, store.collection_name)
+        reopened_vectors.upsert("ana", "memories", ["a2"], np.asarray(embed(["User likes milk"]), np.float32))
+    finally:
+        store.close()
