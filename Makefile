@@ -26,7 +26,7 @@ test: install
 	$(PY) -m pytest -q
 
 test-fast: install
-	$(PY) -m pytest -q -m "not integration and not server"
+	$(PY) -m pytest -q -m "not integration and not server and not slow"
 
 lint: install
 	$(VENV)/bin/ruff check memagent stores agents tests bench examples
