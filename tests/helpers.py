@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from memagent.types import Role, Turn
 
-__all__ = ["turn"]
+__all__ = ["history_line", "turn"]
+
+
+def history_line(**overrides: object) -> str:
+    """One line of the JSONL history format, a valid turn unless ``overrides`` say otherwise (a field
+    given as ``...`` is left out)."""
+    obj: dict[str, object] = {
+        "user_id": "u1",
+        "session_id": "s1",
+        "turn_id": "t1",
+        "role": "user",
+        "text": "I moved to Lyon.",
+        "timestamp": "2024-03-02T09:15:00",
+    }
+    obj.update(overrides)
+    return json.dumps({k: v for k, v in obj.items() if v is not ...})
 
 
 def turn(

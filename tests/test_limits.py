@@ -3,7 +3,6 @@ export reader, `Memory.remember` / `import_records` and `MemoryAgent.chat`."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,21 +16,10 @@ from memagent.replay import ReadReport, read_turns
 from memagent.testing.conformance import make_record
 from memagent.types import Turn
 
+from .helpers import history_line
+
 WHEN = datetime(2024, 3, 2, 9, 15, tzinfo=UTC)
 SMALL = InputLimits(max_text_chars=40, max_id_chars=12, max_metadata_bytes=64)
-
-
-def _line(**overrides: object) -> str:
-    obj: dict[str, object] = {
-        "user_id": "u1",
-        "session_id": "s1",
-        "turn_id": "t1",
-        "role": "user",
-        "text": "I moved to Lyon.",
-        "timestamp": "2024-03-02T09:15:00",
-    }
-    obj.update(overrides)
-    return json.dumps(obj)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +37,9 @@ def test_reader_names_line_and_field_of_input_over_the_limits(
     tmp_path: Path, overrides: dict[str, object], field: str, reason: str
 ) -> None:
     path = tmp_path / "h.jsonl"
-    path.write_text(_line() + "\n" + _line(**{"turn_id": "t2", **overrides}) + "\n", encoding="utf-8")
+    path.write_text(
+        history_line() + "\n" + history_line(**{"turn_id": "t2", **overrides}) + "\n", encoding="utf-8"
+    )
     with pytest.raises(InputError) as caught:
         list(read_turns(path, limits=SMALL))
     assert (caught.value.line, caught.value.field) == (2, field) and reason in str(caught.value)
@@ -61,7 +51,7 @@ def test_reader_names_line_and_field_of_input_over_the_limits(
 
 def test_default_limits_accept_long_but_plausible_input(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
-    path.write_text(_line(text="word " * 10_000, user_id="ü" * 200) + "\n", encoding="utf-8")
+    path.write_text(history_line(text="word " * 10_000, user_id="ü" * 200) + "\n", encoding="utf-8")
     assert len(list(read_turns(path))) == 1
 
 

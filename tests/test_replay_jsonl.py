@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,18 +11,7 @@ from memagent.errors import ConfigError, InputError
 from memagent.replay import ReadReport, read_turns, turn_to_json, write_turns
 from memagent.types import Role, Turn
 
-
-def _line(**overrides: object) -> str:
-    obj: dict[str, object] = {
-        "user_id": "u1",
-        "session_id": "s1",
-        "turn_id": "t1",
-        "role": "user",
-        "text": "I moved to Lyon.",
-        "timestamp": "2024-03-02T09:15:00",
-    }
-    obj.update(overrides)
-    return json.dumps({k: v for k, v in obj.items() if v is not ...})
+from .helpers import history_line
 
 
 def _write(tmp_path: Path, *lines: str, name: str = "history.jsonl") -> Path:
@@ -70,9 +58,9 @@ def test_roundtrip(tmp_path: Path) -> None:
 def test_dates_and_naive_timestamps_are_utc(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        _line(timestamp="2024-03-02"),
-        _line(turn_id="t2", timestamp="2024-03-02T10:00:00Z"),
-        _line(turn_id=7),
+        history_line(timestamp="2024-03-02"),
+        history_line(turn_id="t2", timestamp="2024-03-02T10:00:00Z"),
+        history_line(turn_id=7),
     )
     got = list(read_turns(path))
     assert got[0].event_time == datetime(2024, 3, 2, tzinfo=UTC)
@@ -85,17 +73,17 @@ def test_dates_and_naive_timestamps_are_utc(tmp_path: Path) -> None:
     [
         ("{not json", None, "malformed JSON"),
         ("[1, 2]", None, "expected a JSON object"),
-        (_line(text=...), "text", "missing field"),
-        (_line(role="bot"), "role", "invalid role 'bot'"),
-        (_line(timestamp="yesterday"), "timestamp", "invalid datetime 'yesterday'"),
-        (_line(timestamp=12), "timestamp", "ISO 8601"),
-        (_line(user_id=""), "user_id", "non-empty"),
-        (_line(metadata=[1]), "metadata", "expected an object"),
-        (_line(extra=1), "extra", "unknown field"),
+        (history_line(text=...), "text", "missing field"),
+        (history_line(role="bot"), "role", "invalid role 'bot'"),
+        (history_line(timestamp="yesterday"), "timestamp", "invalid datetime 'yesterday'"),
+        (history_line(timestamp=12), "timestamp", "ISO 8601"),
+        (history_line(user_id=""), "user_id", "non-empty"),
+        (history_line(metadata=[1]), "metadata", "expected an object"),
+        (history_line(extra=1), "extra", "unknown field"),
     ],
 )
 def test_errors_name_file_line_and_field(tmp_path: Path, bad: str, field: str | None, fragment: str) -> None:
-    path = _write(tmp_path, _line(), "", bad)
+    path = _write(tmp_path, history_line(), "", bad)
     with pytest.raises(InputError) as info:
         list(read_turns(path))
     err = info.value
@@ -106,7 +94,14 @@ def test_errors_name_file_line_and_field(tmp_path: Path, bad: str, field: str | 
 
 
 def test_skip_mode_counts_and_collects(tmp_path: Path) -> None:
-    path = _write(tmp_path, _line(), "{oops", "", _line(turn_id="t2", role="robot"), _line(turn_id="t3"))
+    path = _write(
+        tmp_path,
+        history_line(),
+        "{oops",
+        "",
+        history_line(turn_id="t2", role="robot"),
+        history_line(turn_id="t3"),
+    )
     report = ReadReport()
     turns = list(read_turns(path, errors="skip", report=report))
     assert [t.turn_id for t in turns] == ["t1", "t3"]
@@ -116,7 +111,9 @@ def test_skip_mode_counts_and_collects(tmp_path: Path) -> None:
 
 
 def test_reading_is_lazy(tmp_path: Path) -> None:
-    path = _write(tmp_path, _line(), _line(turn_id="t2"), _line(turn_id="t3", timestamp="nope"))
+    path = _write(
+        tmp_path, history_line(), history_line(turn_id="t2"), history_line(turn_id="t3", timestamp="nope")
+    )
     it = read_turns(path)
     assert next(it).turn_id == "t1"
     assert next(it).turn_id == "t2"
@@ -129,12 +126,12 @@ def test_missing_file_and_bad_mode(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="nope.jsonl"):
         read_turns(tmp_path / "nope.jsonl")
     with pytest.raises(ConfigError):
-        read_turns(_write(tmp_path, _line()), errors="ignore")  # type: ignore[arg-type]
+        read_turns(_write(tmp_path, history_line()), errors="ignore")  # type: ignore[arg-type]
 
 
 def test_invalid_utf8_is_located(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
-    path.write_bytes(_line().encode() + b"\n\xff\xfe\n")
+    path.write_bytes(history_line().encode() + b"\n\xff\xfe\n")
     with pytest.raises(InputError) as info:
         list(read_turns(path))
     assert info.value.line == 2
@@ -147,19 +144,19 @@ def test_invalid_utf8_is_located(tmp_path: Path) -> None:
         (b'{"user_id": ' + b"9" * 5000 + b"}", None, "4300 digits"),
         (b'{"user_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "nested"),
         (b'{"user_id": ' + b"[" * 101 + b"]" * 101 + b"}", None, "nested deeper than 100 levels"),
-        (_line(text="\ud800 half a pair").encode(), "text", "lone surrogate"),
-        (_line(user_id="\udcff").encode(), "user_id", "lone surrogate"),
-        (_line(speaker="A\ud800").encode(), "speaker", "lone surrogate"),
-        (_line(metadata={"note": "\udfff"}).encode(), "metadata.note", "lone surrogate"),
-        (_line(timestamp="9999-12-31T23:59:59").encode(), "timestamp", "supported range"),
-        (_line(timestamp="0001-01-01T00:00:00+14:00").encode(), "timestamp", "supported range"),
+        (history_line(text="\ud800 half a pair").encode(), "text", "lone surrogate"),
+        (history_line(user_id="\udcff").encode(), "user_id", "lone surrogate"),
+        (history_line(speaker="A\ud800").encode(), "speaker", "lone surrogate"),
+        (history_line(metadata={"note": "\udfff"}).encode(), "metadata.note", "lone surrogate"),
+        (history_line(timestamp="9999-12-31T23:59:59").encode(), "timestamp", "supported range"),
+        (history_line(timestamp="0001-01-01T00:00:00+14:00").encode(), "timestamp", "supported range"),
     ],
 )
 def test_input_python_cannot_hold_is_a_located_error(
     tmp_path: Path, raw: bytes, field: str | None, says: str
 ) -> None:
     path = tmp_path / "history.jsonl"
-    path.write_bytes(raw + b"\n" + _line(turn_id="ok").encode() + b"\n")
+    path.write_bytes(raw + b"\n" + history_line(turn_id="ok").encode() + b"\n")
     with pytest.raises(InputError) as caught:
         list(read_turns(path))
     assert (caught.value.source, caught.value.line, caught.value.field) == (str(path), 1, field)
