@@ -7,7 +7,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,25 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/memagent demo
 
-test: install
+test: install typecheck
 	$(PY) -m pytest -q
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration and not server and not slow"
 
-lint: install
+lint: install typecheck
 	$(VENV)/bin/ruff check memagent stores agents tests bench examples
+
+# mypy (strict) on the package as installed: stores/ and agents/ are memagent.stores and memagent.agents,
+# so it reads a tree of links that places them there.
+TYPECHECK := build/typecheck
+typecheck: install
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/memagent
+	ln -s $(CURDIR)/memagent/* $(TYPECHECK)/memagent/
+	ln -s $(CURDIR)/stores $(TYPECHECK)/memagent/stores
+	ln -s $(CURDIR)/agents $(TYPECHECK)/memagent/agents
+	cd $(TYPECHECK) && $(CURDIR)/$(PY) -m mypy --config-file $(CURDIR)/pyproject.toml \
+		--cache-dir $(CURDIR)/.mypy_cache -p memagent
 
 bench: install
 	$(PY) bench/run_all.py

@@ -89,7 +89,9 @@ def build_graph(
     graph = StateGraph(AgentState)
     names = config.enabled()
     for name in names:
-        graph.add_node(name, config.replace.get(name) or factories[name]())
+        node = config.replace.get(name) or factories[name]()
+        # LangGraph's node protocols name the parameter `state`; a Callable type cannot name it.
+        graph.add_node(name, node)  # type: ignore[call-overload]
     previous = START
     for name in names:
         graph.add_edge(previous, name)

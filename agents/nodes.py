@@ -219,8 +219,13 @@ def make_respond(
             profile = "\n".join(lines[i] for i in pack_to_budget(lines, budget, counter))
         if chat_model is None:
             return {"messages": [AIMessage(content=offline_reply(profile))]}
-        kwargs = {"system_prompt": system_prompt} if system_prompt else {}
-        reply = chat_model.invoke(build_messages(profile, state.get("messages", []), **kwargs))
+        history = state.get("messages", [])
+        messages = (
+            build_messages(profile, history, system_prompt=system_prompt)
+            if system_prompt
+            else build_messages(profile, history)
+        )
+        reply = chat_model.invoke(messages)
         return {"messages": [reply]}
 
     return respond

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -105,7 +105,10 @@ def _open_store(data_dir: Path, store: str | None) -> MemoryStore:
 _TO_CLOSE: list[Any] = []
 
 
-def _closing_later(resource: Any) -> Any:
+_Closable = TypeVar("_Closable")
+
+
+def _closing_later(resource: _Closable) -> _Closable:
     """Close ``resource`` when the running command ends (see `_errors`)."""
     _TO_CLOSE.append(resource)
     return resource
@@ -209,7 +212,7 @@ def replay_file(
                 batch.clear()
 
         try:
-            mode = "skip" if skip_invalid else "raise"
+            mode: Literal["raise", "skip"] = "skip" if skip_invalid else "raise"
             for turn in read_turns(path, errors=mode, report=read, limits=memory.config.limits):
                 if batch and (len(batch) >= batch_size or batch[-1].session_id != turn.session_id):
                     flush()

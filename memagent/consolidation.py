@@ -85,7 +85,11 @@ class WorkingSet:
     """Ids of records that are new or changed and must be written back."""
 
     def add(
-        self, record: MemoryRecord, vector: Sequence[float] | None = None, *, dirty: bool = False
+        self,
+        record: MemoryRecord,
+        vector: Sequence[float] | np.ndarray | None = None,
+        *,
+        dirty: bool = False,
     ) -> None:
         """Hold ``record`` (and its vector, when known); mark it for write-back when ``dirty``."""
         self.records[record.id] = record

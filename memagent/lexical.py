@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import bm25s
 import numpy as np
-import Stemmer  # type: ignore[import-untyped]  # PyStemmer ships no type information
+import Stemmer  # PyStemmer ships no type information (see [tool.mypy] in pyproject.toml)
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 __all__ = [

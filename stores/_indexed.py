@@ -220,10 +220,10 @@ class IndexedStore(MemoryStore):
                 for group in GROUPS:
                     ids = [i for i, (g, _) in lost.items() if g == group]
                     if ids:
-                        rows = np.stack([lost[i][1] for i in ids])
+                        again = np.stack([lost[i][1] for i in ids])
                         self.vectors.delete(user_id, group, ids)
-                        self.vectors.upsert(user_id, group, ids, rows)
-                        found = self.vectors.query_many(user_id, group, rows, _PROBE)
+                        self.vectors.upsert(user_id, group, ids, again)
+                        found = self.vectors.query_many(user_id, group, again, _PROBE)
                         health.repaired += sum(_finds(i, hits) for i, hits in zip(ids, found, strict=True))
         return health
 

@@ -11,6 +11,7 @@ directory locked.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -25,7 +26,7 @@ _guard = threading.Lock()
 def _try_lock(fd: int) -> bool:
     """Lock ``fd`` exclusively without waiting; False when another process holds it."""
     try:
-        if os.name == "nt":  # pragma: no cover - Windows
+        if sys.platform == "win32":  # pragma: no cover - Windows
             import msvcrt
 
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)

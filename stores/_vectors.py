@@ -43,7 +43,7 @@ def top_n(ids: Sequence[str], scores: np.ndarray, n: int) -> list[tuple[str, flo
         keep = np.flatnonzero(scores >= cut)  # every tie at the cut, so the id tie-break is exact
     else:
         keep = np.arange(scores.size)
-    pairs = [(ids[i], min(1.0, max(-1.0, float(scores[i])))) for i in keep]
+    pairs = [(ids[int(i)], min(1.0, max(-1.0, float(scores[i])))) for i in keep]
     pairs.sort(key=lambda pair: (-pair[1], pair[0]))
     return pairs[:n]
 
@@ -108,8 +108,9 @@ class NumpyVectors:
         """Remove the vectors of ``ids``."""
         with self._lock:
             shelf = self._groups.get((user_id, group))
-            for record_id in ids if shelf is not None else ():
-                shelf.delete(record_id)
+            if shelf is not None:
+                for record_id in ids:
+                    shelf.delete(record_id)
 
     def query(self, user_id: str, group: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids, exact."""

@@ -214,7 +214,8 @@ def _is_uuid(name: str) -> bool:
 def _keep_on_disk(collection: Collection) -> None:
     """Make a collection created by an earlier memagent (Chroma's default: written to disk every 1,000
     items) write its index at every write, and write it now by storing one of its vectors again."""
-    hnsw = (collection.configuration or {}).get("hnsw") or {}
+    configuration: dict[str, Any] = dict(collection.configuration)
+    hnsw = configuration.get("hnsw") or {}
     # chromadb 1.5 reports ``sync_threshold`` but not ``batch_size``: compare what it reports.
     if all(hnsw.get(key) == value for key, value in _ON_DISK.items() if key in hnsw):
         return
@@ -370,9 +371,8 @@ class ChromaVectors:
         with self._lock, _failing("drop the store's collections"):
             self._collections.clear()
             for collection in self.client.list_collections():
-                name = collection if isinstance(collection, str) else collection.name
-                if name.startswith(f"{self.prefix}-"):
-                    _patiently(self.client.delete_collection, name)
+                if collection.name.startswith(f"{self.prefix}-"):
+                    _patiently(self.client.delete_collection, collection.name)
 
     def close(self) -> None:
         """Forget the cached collection handles (the client is closed by its owner)."""
@@ -406,6 +406,7 @@ class ChromaStore(IndexedStore):
     ) -> None:
         vectors = ChromaVectors(client, collection_name)
         records = catalog if isinstance(catalog, SqliteCatalog) else SqliteCatalog(catalog)
+        self._records = records  # the catalog as itself: the schema-1 upgrade below needs its own methods
         super().__init__(records, vectors)
         self._chroma = vectors
         self._client = client
@@ -545,7 +546,10 @@ class ChromaStore(IndexedStore):
                             f"collection {self._name!r} holds an item that is not a memagent 0.1 "
                             f"record: {exc}"
                         ) from exc
-                self.put(records, [list(map(float, e)) for e in page["embeddings"]])
+                embeddings = page["embeddings"]
+                if embeddings is None:
+                    raise StoreError(f"collection {self._name!r} returned no embeddings to migrate")
+                self.put(records, [list(map(float, e)) for e in embeddings])
                 legacy.delete(ids=page["ids"])
             self._client.delete_collection(self._name)
 
@@ -553,13 +557,13 @@ class ChromaStore(IndexedStore):
         """Copy every record's vector from Chroma into a catalog upgraded from schema 1 (which kept none).
         Interrupted, it starts again on the next open. A record Chroma does not hold stays without a
         stored vector; exact ranking then skips its searches (`SqliteCatalog.nearest`)."""
-        if not self.catalog.vectors_missing:
+        if not self._records.vectors_missing:
             return
-        for user_id in self.catalog.users():
+        for user_id in self._records.users():
             for group in GROUPS:
                 for ids, matrix in self._chroma.vectors(user_id, group):
-                    self.catalog.store_vectors(user_id, ids, matrix)
-        self.catalog.vectors_copied()
+                    self._records.store_vectors(user_id, ids, matrix)
+        self._records.vectors_copied()
 
     def close(self) -> None:
         """Drop an ephemeral store's collections, release the catalog and a client this store opened."""

@@ -160,7 +160,8 @@ def cosine_matrix(a: Vectors, b: Vectors) -> np.ndarray:
     right = np.asarray(b, dtype=np.float64)
     left = left / np.maximum(np.linalg.norm(left, axis=1, keepdims=True), 1e-12)
     right = right / np.maximum(np.linalg.norm(right, axis=1, keepdims=True), 1e-12)
-    return left @ right.T
+    cosines: np.ndarray = left @ right.T
+    return cosines
 
 
 @dataclass(frozen=True)

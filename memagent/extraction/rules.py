@@ -200,10 +200,10 @@ def _constraint(c: str, a: datetime) -> list[Finding]:
         if obj and not re.match(
             r"(?:wait|believe|remember|find|decide|figure|stop|help|sleep|go|get|do|be)\b", obj
         ):
-            verb = re.search(
+            said = re.search(
                 r"\b(eat|have|drink|consume|tolerate|digest|handle)\b", c[m.start() :], re.IGNORECASE
             )
-            shown = verb.group(1).lower() if verb else "have"
+            shown = said.group(1).lower() if said else "have"
             return [
                 Finding(
                     _PREF, f"User cannot {shown} {obj}", f"pref:{slot_key(obj)}", "cannot have", _NEG, 0.85

@@ -8,6 +8,7 @@ checkpoint (the number of the user's turns replayed before the question), and go
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ __all__ = [
     "write_turns",
 ]
 
-LOADERS = {
+LOADERS: dict[str, Callable[..., BenchmarkData]] = {
     "perma": load_perma,
     "prefeval": load_prefeval,
     "personachat": load_personachat,
@@ -63,4 +64,4 @@ def load_benchmark(name: str, path: str | Path, **kwargs: Any) -> BenchmarkData:
     accepted = inspect.signature(loader).parameters
     if unknown := sorted(set(kwargs) - set(accepted)):
         raise ConfigError(f"{name} loader takes no argument(s) {unknown}")
-    return loader(path, **kwargs)  # type: ignore[operator]
+    return loader(path, **kwargs)

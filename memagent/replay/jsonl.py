@@ -167,7 +167,7 @@ def parse_turn(
         "metadata": metadata,
     }
     try:
-        turn = Turn(**fields)
+        turn = Turn.model_validate(fields)
     except ValidationError as exc:
         raise validation_input_error(exc, source, line) from None
     try:

@@ -185,10 +185,10 @@ def _preference_session(record: Any, variant: str, source: Path, idx: int) -> li
         return [(role, field(conv, key, str, source, cwhere)) for key, role in keys]
     out: list[tuple[Role, str]] = []
     try:
-        keys = sorted(conv, key=int)
+        numbered = sorted(conv, key=int)
     except ValueError:
         raise InputError("expected turn keys '0', '1', ...", source=str(source), field=cwhere) from None
-    for key in keys:
+    for key in numbered:
         turn = conv[key]
         out.append((Role.USER, field(turn, "user", str, source, f"{cwhere}.{key}")))
         out.append((Role.ASSISTANT, field(turn, "assistant", str, source, f"{cwhere}.{key}")))
