@@ -14,6 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from memagent._console import memory_table, print_report, replay_file
+
 __all__ = ["SAMPLE_HISTORY", "run_demo", "sample_history_path"]
 
 SAMPLE_HISTORY = "sample_history.jsonl"
@@ -33,7 +35,6 @@ def sample_history_path() -> Path:
 def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 160) -> None:
     """Replay the sample, then print memories, a superseded preference, the profile and agent answers."""
     from memagent.agents import MemoryAgent, sqlite_checkpointer
-    from memagent.cli import _memory_table, _print_report, replay_file
     from memagent.memory import Memory
 
     started = time.perf_counter()
@@ -50,7 +51,7 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
         console.rule(f"1. replay {path.name}")
         t0 = time.perf_counter()
         report = replay_file(memory, path)
-        _print_report(report, time.perf_counter() - t0)
+        print_report(report, time.perf_counter() - t0)
         again = replay_file(memory, path)
         console.print(
             f"replayed again: {again.turns_new} new turns, {again.turns_known} already stored (idempotent)"
@@ -58,7 +59,7 @@ def run_demo(console: Console, *, data_dir: Path | None = None, budget: int = 16
 
         console.rule("2. what was extracted")
         for user in memory.users():
-            console.print(_memory_table(memory.memories(user), f"current memories of {user}"))
+            console.print(memory_table(memory.memories(user), f"current memories of {user}"))
 
         console.rule("3. supersede, don't delete")
         history = Table(title="maya's diet over time")

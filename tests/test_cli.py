@@ -229,3 +229,22 @@ def test_killed_replay_resumes_without_duplicates(tmp_path: Path) -> None:
     keys = [(r["user_id"], r["kind"], r["content"], r["event_time"]) for r in final]
     assert len(keys) == len(set(keys)), "a memory was stored twice"
     assert killed_midway, "the replay finished before it could be killed; make the history longer"
+
+
+def test_cli_starts_without_the_harness_and_without_resource() -> None:
+    """`memagent` imports the evaluation harness only for eval/ablate, and needs no Unix-only module."""
+    probe = (
+        "import sys; sys.modules['resource'] = None\n"
+        "from typer.testing import CliRunner\n"
+        "from memagent.cli import app\n"
+        "heavy = ('memagent.eval.runner', 'memagent.eval.systems', 'bm25s')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0 and 'doctor' in result.stdout, result.stdout\n"
+        "from memagent.eval.runner import peak_rss_mb\n"
+        "assert peak_rss_mb() is None\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

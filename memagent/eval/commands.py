@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,10 +30,9 @@ from rich.progress import (
 )
 
 from memagent.config import MemoryConfig
-from memagent.eval.manifest import build_manifest
-from memagent.eval.report import to_json, to_markdown
-from memagent.eval.runner import EvalResult, evaluate, subset
-from memagent.eval.systems import BASELINES, build_systems
+
+if TYPE_CHECKING:
+    from memagent.eval.runner import EvalResult
 
 __all__ = [
     "ablate_command",
@@ -112,6 +111,10 @@ def run_eval(
     system; ``counter`` defaults to `TiktokenCounter`.
     """
     from memagent.embeddings import CachedEmbedder, SentenceTransformerEmbedder
+    from memagent.eval.manifest import build_manifest
+    from memagent.eval.report import to_json, to_markdown
+    from memagent.eval.runner import evaluate, subset
+    from memagent.eval.systems import BASELINES, build_systems
     from memagent.replay import load_benchmark
     from memagent.tokens import TiktokenCounter
 
@@ -191,6 +194,7 @@ def _run_mcq(
     from langchain.chat_models import init_chat_model
 
     from memagent.eval.mcq import evaluate_mcq
+    from memagent.eval.systems import build_systems
 
     chat_model = init_chat_model(model)
     budget = 512 if 512 in budgets else budgets[0]
@@ -262,6 +266,7 @@ def eval_command(
         memory_config = MemoryConfig.model_validate_json(raw)
     target = out or Path("eval-out") / (benchmark + (f"-{variant}" if variant else ""))
     from memagent.errors import MemAgentError
+    from memagent.eval.report import to_markdown
 
     try:
         result = run_eval(
@@ -313,6 +318,7 @@ def run_ablate(
     """
     from memagent.embeddings import CachedEmbedder, SentenceTransformerEmbedder
     from memagent.eval.ablation import ablate, expand_grid, load_variant_file
+    from memagent.eval.runner import subset
     from memagent.replay import load_benchmark
     from memagent.tokens import TiktokenCounter
 

@@ -18,7 +18,7 @@ Everything compared is deterministic (no clock, no randomness); timings and memo
 from __future__ import annotations
 
 import re
-import resource
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -60,6 +60,17 @@ _DECORATIONS = (
     re.compile(r"\s+\[m:[0-9a-f]+\]\s*$"),
     re.compile(r"\s+\((since \d{4}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2})\)\s*$"),
 )
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MiB (Linux reports KiB, macOS bytes); None where the
+    system has no `resource` module (Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def match_text(line: str) -> str:
@@ -368,6 +379,6 @@ def _result(
     result.per_question = acc.details
     result.timings["process"] = {
         "wall_s": wall_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     return result
