@@ -7,6 +7,7 @@ replaces it, which is how ablation studies swap parts.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -19,7 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from memagent.errors import InputError
+from memagent.errors import InputError, StoreError
 from memagent.limits import check_id, check_text
 from memagent.memory import Memory
 from memagent.types import as_utc, checked_time, encodable
@@ -35,6 +36,8 @@ from .nodes import (
 from .state import AgentState
 
 __all__ = ["NODE_NAMES", "AgentConfig", "AgentReply", "MemoryAgent", "build_graph", "sqlite_checkpointer"]
+
+logger = logging.getLogger(__name__)
 
 NODE_NAMES = ("extract", "consolidate", "retrieve", "build_profile", "respond")
 
@@ -118,7 +121,9 @@ def _truncate_log(checkpointer: Any) -> None:
     connection = getattr(checkpointer, "conn", None)
     if isinstance(connection, sqlite3.Connection):
         with getattr(checkpointer, "lock", nullcontext()):
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            logger.warning("the threads database is being read elsewhere: its log keeps deleted threads")
 
 
 class AgentReply(BaseModel):
@@ -224,7 +229,10 @@ class MemoryAgent:
         the two leaves a user that a second `forget` still finds and finishes with.
         """
         if self.checkpointer is not None:
-            for thread in self.threads(user_id):
-                self.checkpointer.delete_thread(thread)
-            _truncate_log(self.checkpointer)
+            try:
+                for thread in self.threads(user_id):
+                    self.checkpointer.delete_thread(thread)
+                _truncate_log(self.checkpointer)
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not delete the threads of user {user_id!r}: {exc}") from exc
         return self.memory.forget(user_id)

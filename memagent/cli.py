@@ -354,7 +354,7 @@ def doctor(
                     + (f", {health.repaired} repaired" if repair else "")
                 )
         console.print(
-            f"checked {checked} records of {len(users) if user is None else 1} users: "
+            f"checked {checked} records of {len(users) if user is None else 1} user(s): "
             f"{unreachable} unreachable" + (f", {repaired} repaired" if repair else "")
         )
         if unreachable > repaired:

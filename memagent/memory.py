@@ -121,8 +121,8 @@ class Memory:
     def writing(self, user_id: str) -> threading.RLock:
         """The lock that serialises the writes of ``user_id`` in this `Memory` (re-entrant): consolidation
         reads a slot's current value before it writes the next one, so two writers of one user must not
-        interleave. `remember`, `commit`, `import_records` and `forget` take it."""
-        return self._user_locks[zlib.crc32(user_id.encode("utf-8", "surrogatepass")) % _USER_LOCKS]
+        interleave. `commit`, `import_records` and `forget` take it (extraction runs outside it)."""
+        return self._user_locks[_stripe(user_id)]
 
     @classmethod
     def open(
@@ -170,9 +170,8 @@ class Memory:
             raise InputError(f"{what} of user {item.user_id!r}: {exc.reason}", field=exc.field) from None
 
     def _remember_user(self, user_id: str, turns: list[Turn]) -> IngestReport:
-        with self.writing(user_id):
-            fresh, conflicting = self._sort_turns(user_id, turns)
-            report = self.commit(user_id, fresh, self.extract(fresh))
+        fresh, conflicting = self._sort_turns(user_id, turns)
+        report = self.commit(user_id, fresh, self.extract(fresh))
         report.turns_known = len(turns) - len(fresh)
         report.turns_conflicting = conflicting
         return report
@@ -305,8 +304,8 @@ class Memory:
         for record in records:
             by_user[record.user_id].append(record)
         with ExitStack() as held:
-            for user_id in sorted(by_user):  # in one order, so that two imports cannot deadlock
-                held.enter_context(self.writing(user_id))
+            for stripe in sorted({_stripe(user_id) for user_id in by_user}):  # one order: no deadlock
+                held.enter_context(self._user_locks[stripe])
             for user_id, own in by_user.items():
                 keys = ((user_id, r.id) for r in own)
                 texts.update(zip(keys, embedding_texts(self.store, user_id, own), strict=True))
@@ -537,6 +536,11 @@ class Memory:
         """Delete everything stored for ``user_id``; returns the number of records removed."""
         with self.writing(user_id):
             return self.store.delete_user(user_id)
+
+
+def _stripe(user_id: str) -> int:
+    """Which of the `_USER_LOCKS` locks serialises the writes of ``user_id``."""
+    return zlib.crc32(user_id.encode("utf-8", "surrogatepass")) % _USER_LOCKS
 
 
 def _stale_turn_ids(

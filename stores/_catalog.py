@@ -576,17 +576,18 @@ class SqliteCatalog:
 
     def delete_user(self, user_id: str) -> int:
         """Remove every record of ``user_id`` and its index entries; returns how many records there were."""
+        count = 0
         try:
             with self._write() as db:
+                db.execute("DELETE FROM pending WHERE user_id = ?", (user_id,))
                 ukey = self._ukey(db, user_id)
-                if ukey is None:
-                    return 0
-                (count,) = db.execute("SELECT count(*) FROM records WHERE ukey = ?", (ukey,)).fetchone()
-                for table in ("records", "sources", "users"):
-                    db.execute(f"DELETE FROM {table} WHERE ukey = ?", (ukey,))
-                _postings.drop_user(db, ukey)
-                _stored_vectors.drop_user(db, ukey)
-            self._truncate_log()
+                if ukey is not None:
+                    (count,) = db.execute("SELECT count(*) FROM records WHERE ukey = ?", (ukey,)).fetchone()
+                    for table in ("records", "sources", "users"):
+                        db.execute(f"DELETE FROM {table} WHERE ukey = ?", (ukey,))
+                    _postings.drop_user(db, ukey)
+                    _stored_vectors.drop_user(db, ukey)
+            self._truncate_log()  # also when the rows were gone: an interrupted delete ends here
             return int(count)
         except sqlite3.Error as exc:
             raise StoreError(f"the catalog {self.location} failed to delete user {user_id!r}: {exc}") from exc

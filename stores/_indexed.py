@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -58,10 +58,8 @@ approximate neighbours first."""
 EXACT_RANKING_LIMIT = 2048
 """When approximate neighbours fall short, filters passed by at most this many records rank exactly those."""
 _PROBE = 4
-"""Neighbours asked for when checking that a record's own vector finds it."""
-_SAME_VECTOR = 1.0 - 1e-5
-"""A neighbour this similar holds the same vector: a record whose text another record repeats counts as
-reachable when the index returns the other one."""
+"""Neighbours asked for when checking that a record's own vector finds it (plus one for each other record
+with the very same vector: repeated texts tie)."""
 
 
 @dataclass
@@ -100,11 +98,6 @@ def _best_ids(hits: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
     return sorted(hits, key=lambda pair: (-pair[1], pair[0]))[:k]
 
 
-def _finds(record_id: str, hits: list[tuple[str, float]]) -> bool:
-    """Whether a search for a record's own vector returned it (or a record with the same vector)."""
-    return any(hit == record_id or score >= _SAME_VECTOR for hit, score in hits)
-
-
 def _group_filter(flt: RecordFilter, group: str) -> RecordFilter:
     """``flt`` narrowed to the kinds held by ``group``."""
     kinds = tuple(k for k in (flt.kinds or tuple(MemoryKind)) if group_of(k) == group)
@@ -123,7 +116,6 @@ class IndexedStore(MemoryStore):
         self.catalog = catalog
         self.vectors = vectors
         self._writing = threading.RLock()  # one write at a time in this process: vectors and records agree
-        self._finish_interrupted_writes()
 
     # --------------------------------------------------------------------------------------- write
     def put(
@@ -202,7 +194,18 @@ class IndexedStore(MemoryStore):
         """Probe the vector index with each of the user's stored vectors: a record that the search for its
         own vector does not return is unreachable by dense search. With ``repair``, write those vectors
         again (delete, then insert, from the catalog's copies) and probe them once more."""
+        if repair:  # no write may change a vector between the probe and its repair
+            with self._writing:
+                return self._check(user_id, repair=True)
+        return self._check(user_id, repair=False)
+
+    def _check(self, user_id: str, *, repair: bool) -> IndexHealth:
         health = IndexHealth(user_id)
+        copies: Counter[tuple[str, int]] = Counter()  # records sharing one vector (repeated texts)
+        for _, kinds, matrix in self.catalog.stored_vectors(user_id):
+            copies.update(
+                (group_of(kind), hash(row.tobytes())) for kind, row in zip(kinds, matrix, strict=True)
+            )
         lost: dict[str, tuple[str, np.ndarray]] = {}
         for ids, kinds, matrix in self.catalog.stored_vectors(user_id):
             health.checked += len(ids)
@@ -210,25 +213,30 @@ class IndexedStore(MemoryStore):
             for row, kind in enumerate(kinds):
                 by_group[group_of(kind)].append(row)
             for group, rows in by_group.items():
-                found = self.vectors.query_many(user_id, group, matrix[rows], _PROBE)
+                depth = _PROBE - 1 + max(copies[(group, hash(matrix[row].tobytes()))] for row in rows)
+                found = self.vectors.query_many(user_id, group, matrix[rows], depth)
                 for row, hits in zip(rows, found, strict=True):
-                    if not _finds(ids[row], hits):
+                    if ids[row] not in {hit for hit, _ in hits}:
                         lost[ids[row]] = (group, matrix[row])
         health.unreachable = sorted(lost)
         if repair and lost:
-            with self._writing:
-                for group in GROUPS:
-                    ids = [i for i, (g, _) in lost.items() if g == group]
-                    if ids:
-                        again = np.stack([lost[i][1] for i in ids])
-                        self.vectors.delete(user_id, group, ids)
-                        self.vectors.upsert(user_id, group, ids, again)
-                        found = self.vectors.query_many(user_id, group, again, _PROBE)
-                        health.repaired += sum(_finds(i, hits) for i, hits in zip(ids, found, strict=True))
+            for group in GROUPS:
+                ids = [i for i, (g, _) in lost.items() if g == group]
+                if ids:
+                    again = np.stack([lost[i][1] for i in ids])
+                    self.vectors.delete(user_id, group, ids)
+                    self.vectors.upsert(user_id, group, ids, again)
+                    depth = _PROBE - 1 + max(copies[(group, hash(row.tobytes()))] for row in again)
+                    found = self.vectors.query_many(user_id, group, again, depth)
+                    health.repaired += sum(
+                        i in {hit for hit, _ in hits} for i, hits in zip(ids, found, strict=True)
+                    )
         return health
 
-    def _finish_interrupted_writes(self) -> None:
-        """Check and repair the groups of writes a dead process left unfinished (`mark_pending`)."""
+    def finish_interrupted_writes(self) -> None:
+        """Check and repair the groups of writes a dead process left unfinished (`mark_pending`). A store
+        on files runs it when it opens, unless another store of this process already has them open
+        (whose writes in progress are not a dead process's)."""
         pending = self.catalog.pending()
         for user_id in sorted({user for user, _ in pending}):
             health = self.check(user_id, repair=True)

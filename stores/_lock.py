@@ -57,11 +57,12 @@ class ProcessLock:
     """
 
     def __init__(self, path: Path, what: str) -> None:
-        self.path = path.expanduser().absolute()
+        self.path = path.expanduser().resolve()
         self._released = False
         with _guard:
             fd, holders = _held.get(self.path, (-1, 0))
-            if holders == 0:
+            self.first = holders == 0  # no other store of this process held it: this one opened the files
+            if self.first:
                 fd = self._acquire(what)
             _held[self.path] = (fd, holders + 1)
 

@@ -15,7 +15,7 @@ Stores written by memagent 0.1 (one shared collection holding each record as JSO
 migrated on open: the records move to the catalog and the vectors to the per-user collections, then the
 old collection is dropped. An interrupted migration resumes on the next open.
 
-chromadb is an optional dependency (``pip install 'memagent[chroma]'``); it is imported on first use.
+chromadb is imported on first use, so that importing `memagent.stores` stays cheap.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def catalog_file(collection_name: str) -> str:
 LOADED_COLLECTIONS = 256
 """Default number of collections an embedded Chroma store keeps loaded (a small one takes about 1.3 MB)."""
 
-_INSTALL_HINT = "ChromaStore needs chromadb: pip install 'memagent[chroma]'"
+_INSTALL_HINT = "ChromaStore needs chromadb, a dependency of memagent: pip install memagent"
 _ON_DISK = {"sync_threshold": 1, "batch_size": 1}
 """Write every collection's index to disk at every write: chromadb 1.5 cannot reload a collection it
 unloaded from its cache before the index reached the disk ("Nothing found on disk", or the last writes
@@ -105,7 +105,7 @@ def _not_found(exc: Exception) -> bool:
 def _patiently(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call Chroma again while its SQLite database is locked, for up to `_BUSY_WAIT_S` seconds: an
     embedded Chroma that opens after a crash applies its log in the background while this process
-    writes, and a write meeting that work fails at once with ``database is locked``."""
+    works, and a call meeting that work fails at once with ``database is locked``."""
     deadline = time.monotonic() + _BUSY_WAIT_S
     pause = 0.02
     while True:
@@ -183,22 +183,30 @@ def _index_segment_lookups(database: Path) -> None:
         logger.warning("could not index Chroma's segments by collection in %s: %s", database, exc)
 
 
-def _erase_dropped(directory: Path, collection_ids: Sequence[str]) -> None:
+def _erase_deleted(directory: Path, *, vacuum: bool) -> None:
     """Erase what an embedded Chroma keeps of deleted collections: their index directories (which
-    chromadb 1.5 leaves on disk), and the rows its SQLite database only marks free (``VACUUM`` rewrites
-    the file without them). The segments of a collection that still exists are never touched.
+    chromadb 1.5 leaves on disk, and may write again when its client closes) and, with ``vacuum``, the
+    rows its SQLite database only marks free (``VACUUM`` rewrites the file without them). The segments of
+    a collection that still exists are never touched.
 
     Raises:
         StoreError: The database could not be rewritten (another process holds it).
     """
     database = directory / "chroma.sqlite3"
     try:
+        # Directories first, then the segments: Chroma records a segment before it creates its
+        # directory, so a collection created meanwhile is never taken for a deleted one.
+        found = [entry for entry in directory.iterdir() if entry.is_dir() and _is_uuid(entry.name)]
         with closing(sqlite3.connect(database, timeout=30.0)) as db:
             live = {row[0] for row in db.execute("SELECT id FROM segments")}
-            for entry in directory.iterdir():
-                if entry.is_dir() and _is_uuid(entry.name) and entry.name not in live:
-                    shutil.rmtree(entry)
-            if collection_ids:
+            for entry in found:
+                if entry.name not in live:
+                    try:
+                        shutil.rmtree(entry)
+                    except OSError as exc:  # pragma: no cover - a file still open on Windows
+                        logger.warning("could not remove %s, which holds deleted vectors: %s", entry, exc)
+            (free,) = db.execute("PRAGMA freelist_count").fetchone()
+            if vacuum and free:  # also those of an earlier delete that was interrupted
                 db.execute("VACUUM")
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"could not erase deleted vectors from {directory}: {exc}") from exc
@@ -274,7 +282,7 @@ class ChromaVectors:
                     )
                 else:
                     try:
-                        found = self.client.get_collection(name, embedding_function=None)
+                        found = _patiently(self.client.get_collection, name, embedding_function=None)
                     except Exception as exc:
                         if _not_found(exc):
                             return None
@@ -323,7 +331,9 @@ class ChromaVectors:
         if collection is None or n <= 0:
             return [[] for _ in vectors]
         with _failing("query the vectors"):
-            result = collection.query(query_embeddings=list(vectors), n_results=n, include=["distances"])
+            result = _patiently(
+                collection.query, query_embeddings=list(vectors), n_results=n, include=["distances"]
+            )
         found = []
         for ids, distances in zip(result["ids"], result["distances"] or [], strict=True):
             pairs = [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
@@ -339,7 +349,7 @@ class ChromaVectors:
         offset = 0
         while collection is not None:
             with _failing("read the vectors"):
-                got = collection.get(include=["embeddings"], limit=page, offset=offset)
+                got = _patiently(collection.get, include=["embeddings"], limit=page, offset=offset)
             if not got["ids"]:
                 return
             yield list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
@@ -347,8 +357,7 @@ class ChromaVectors:
 
     def drop_user(self, user_id: str) -> None:
         """Delete the user's collections (idempotent) and, in an embedded persistent client, erase them
-        from disk (`_erase_dropped`)."""
-        dropped: list[str] = []
+        from disk (`_erase_deleted`)."""
         with self._lock:
             for group in GROUPS:
                 name = self.name(user_id, group)
@@ -356,15 +365,17 @@ class ChromaVectors:
                 self._on_disk.discard(name)
                 with _failing(f"delete collection {name!r}"):
                     try:
-                        collection = self.client.get_collection(name, embedding_function=None)
+                        _patiently(self.client.delete_collection, name)
                     except Exception as exc:
                         if not _not_found(exc):
                             raise
-                        continue
-                    dropped.append(str(collection.id))
-                    _patiently(self.client.delete_collection, name)
-            if self._persistent:
-                _erase_dropped(Path(self.client.get_settings().persist_directory), dropped)
+            if self._persistent:  # also when none was left: a forget interrupted after Chroma's delete
+                _erase_deleted(self.directory, vacuum=True)
+
+    @property
+    def directory(self) -> Path:
+        """The directory of an embedded persistent client."""
+        return Path(self.client.get_settings().persist_directory)
 
     def drop_all(self) -> None:
         """Delete every collection of this prefix (an ephemeral store's teardown)."""
@@ -389,6 +400,9 @@ class ChromaStore(IndexedStore):
         collection_name: Prefix of the per-user collections (also the name of a 0.1 store to migrate).
         owns_client: Close ``client`` in `close` (set by the constructors below).
         drop_on_close: Delete the collections in `close` (ephemeral stores).
+        recover: Check and repair the users whose writes a dead process left unfinished
+            (`IndexedStore.finish_interrupted_writes`); off when another store of this process has the
+            same files open.
 
     Raises:
         ConfigError: chromadb is missing, or the prefix is unusable.
@@ -403,6 +417,7 @@ class ChromaStore(IndexedStore):
         collection_name: str = DEFAULT_COLLECTION,
         owns_client: bool = False,
         drop_on_close: bool = False,
+        recover: bool = True,
     ) -> None:
         vectors = ChromaVectors(client, collection_name)
         records = catalog if isinstance(catalog, SqliteCatalog) else SqliteCatalog(catalog)
@@ -415,8 +430,15 @@ class ChromaStore(IndexedStore):
         self._drop_on_close = drop_on_close
         self._closed = False
         self._process_lock: ProcessLock | None = None  # held by the stores that open local files
-        self._migrate_legacy()
-        self._copy_vectors_into_catalog()
+        try:
+            self._migrate_legacy()
+            self._copy_vectors_into_catalog()
+            if recover:
+                self.finish_interrupted_writes()
+        except BaseException:
+            if not isinstance(catalog, SqliteCatalog):  # the catalog this store opened
+                records.close()
+            raise
 
     @classmethod
     def persistent(
@@ -496,6 +518,7 @@ class ChromaStore(IndexedStore):
                 collection_name=collection_name,
                 owns_client=True,
                 drop_on_close=drop_on_close,
+                recover=lock is None or lock.first,
             )
         except BaseException:
             try:
@@ -579,7 +602,10 @@ class ChromaStore(IndexedStore):
             finally:
                 try:
                     if self._owns_client:
+                        directory = self._chroma.directory if self._chroma._persistent else None
                         _close_client(self._client)
+                        if directory is not None:  # index files a closing client wrote for deleted ones
+                            _erase_deleted(directory, vacuum=False)
                 finally:
                     if self._process_lock is not None:
                         self._process_lock.release()

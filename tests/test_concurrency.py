@@ -149,3 +149,35 @@ def test_stores_of_one_process_share_the_directory(tmp_path: Path) -> None:
     second.close()
     third = ChromaStore.persistent(tmp_path / "data")  # released by the last one to close
     third.close()
+
+
+def test_imports_of_users_whose_locks_cross_do_not_deadlock() -> None:
+    from memagent.memory import _stripe
+    from memagent.testing.conformance import make_record
+
+    # Two pairs of users whose lock stripes come in opposite orders when the users are sorted by id.
+    users = [f"u{i}" for i in range(2000)]
+    first = next((a, b) for a in users for b in users if a < b and _stripe(a) > _stripe(b))
+    second = next(
+        (a, b)
+        for a in users
+        for b in users
+        if a < b and _stripe(a) == _stripe(first[1]) and _stripe(b) == _stripe(first[0])
+    )
+    memory = Memory(InProcessStore(), FakeEmbedder())
+    errors: list[BaseException] = []
+
+    def run(pair: tuple[str, str]) -> None:
+        try:
+            for round_ in range(30):
+                memory.import_records([make_record(user, f"r{round_}", f"note {round_}") for user in pair])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(pair,), daemon=True) for pair in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "the imports deadlocked"
+    assert not errors and all(memory.store.count(user) == 30 for user in (*first, *second))

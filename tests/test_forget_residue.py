@@ -122,3 +122,20 @@ def test_forget_leaves_no_byte_of_the_user_in_any_file(tmp_path: Path, real_embe
         assert all(_vectors(reopened.store, user).size for user in reopened.users())  # type: ignore[arg-type]
     finally:
         reopened.close()
+
+
+def test_a_forget_killed_after_the_vectors_went_is_finished_by_the_next(
+    tmp_path: Path, real_embedder
+) -> None:
+    data = tmp_path / "home"
+    store = ChromaStore.persistent(data / "chroma")
+    memory = Memory(store, real_embedder)
+    memory.remember(_history("user0", "maple", 12))
+    memory.remember(_history(VICTIM, MARK, 24))
+    victim_vectors = _vectors(store, VICTIM)
+    for group in GROUPS:  # what a forget killed right after Chroma deleted the collections leaves
+        store.client.delete_collection(store._chroma.name(VICTIM, group))
+    assert memory.users() == ["user0", VICTIM]  # still known: a second forget finds her
+    assert memory.forget(VICTIM) > 0
+    memory.close()
+    assert _residue(data, victim_vectors) == {}

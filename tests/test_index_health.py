@@ -99,13 +99,13 @@ def test_doctor_reports_then_repairs(tmp_path: Path) -> None:
     result = runner.invoke(app, ["doctor", "-d", str(tmp_path)])
     assert result.exit_code == 1, result.stdout
     assert "u0: 2 of 30 records unreachable" in result.stdout
-    assert "checked 90 records of 3 users: 2 unreachable" in result.stdout
+    assert "checked 90 records of 3 user(s): 2 unreachable" in result.stdout
     assert "memagent doctor --repair" in result.stderr
 
     result = runner.invoke(app, ["doctor", "-d", str(tmp_path), "--repair"])
     assert result.exit_code == 0 and "2 unreachable, 2 repaired" in result.stdout
     result = runner.invoke(app, ["doctor", "-d", str(tmp_path), "--user", "u0"])
-    assert result.exit_code == 0 and "checked 30 records of 1 users: 0 unreachable" in result.stdout
+    assert result.exit_code == 0 and "checked 30 records of 1 user(s): 0 unreachable" in result.stdout
     result = runner.invoke(app, ["doctor", "-d", str(tmp_path), "--user", "nobody"])
     assert result.exit_code == 1 and "unknown user 'nobody'" in result.stderr
 
@@ -157,3 +157,13 @@ def test_import_killed_then_run_again_leaves_every_record_reachable(tmp_path: Pa
     assert f"checked {total} records" in doctor.stdout and " 0 unreachable" in doctor.stdout
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
     assert len({(r["user_id"], r["id"]) for r in lines}) == total
+
+
+def test_check_finds_a_lost_record_among_records_with_the_same_vector(store: IndexedStore) -> None:
+    embedder = FakeEmbedder()
+    records = [make_record("ana", f"t{i}", "thanks", kind=MemoryKind.TURN) for i in range(10)]
+    store.put(records, embedder.embed([r.content for r in records]))
+    assert store.check("ana").unreachable == []
+    _lose(store, "ana", ["t3"])
+    assert store.check("ana").unreachable == ["t3"]  # its twins do not stand in for it
+    assert store.check("ana", repair=True).healthy and store.check("ana").unreachable == []
