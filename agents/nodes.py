@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
+from pydantic import TypeAdapter
 
 from memagent.interfaces import ExtractionResult, TokenCounter
 from memagent.memory import Memory
 from memagent.profile import pack_to_budget
-from memagent.types import Candidate, Role, ScoredRecord, Turn
+from memagent.types import Role, ScoredRecord, Turn
 
 from .responders import build_messages, offline_reply
 from .state import AgentState
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 Node = Callable[[AgentState], dict[str, Any]]
+_TURNS = TypeAdapter(list[Turn])
+_EXTRACTION = TypeAdapter(ExtractionResult)
+"""Graph state holds JSON: the new turns and the extraction travel from node to node through these, whole."""
 
 
 def _latest_text(state: AgentState) -> str:
@@ -79,14 +83,8 @@ def make_extract(memory: Memory) -> Node:
         turns = memory.new_turns(state["user_id"], new_turns(state))
         result = memory.extract(turns)
         return {
-            "turns": [t.model_dump(mode="json") for t in turns],
-            "extraction": {
-                "candidates": [c.model_dump(mode="json") for c in result.candidates],
-                "llm_calls": result.llm_calls,
-                "failures": result.failures,
-                "fallbacks": result.fallbacks,
-                "turns_skipped": result.turns_skipped,
-            },
+            "turns": _TURNS.dump_python(turns, mode="json"),
+            "extraction": _EXTRACTION.dump_python(result, mode="json"),
         }
 
     return extract
@@ -96,16 +94,10 @@ def make_consolidate(memory: Memory) -> Node:
     """Node: fold candidates into memory (supersede, don't delete) and record the turn."""
 
     def consolidate(state: AgentState) -> dict[str, Any]:
-        turns = [Turn.model_validate(t) for t in state.get("turns") or []]
+        turns = _TURNS.validate_python(state.get("turns") or [])
         if not turns:  # extract was switched off: take the turn from the messages
             turns = memory.new_turns(state["user_id"], new_turns(state))
-        extracted = state.get("extraction") or {}
-        result = ExtractionResult(
-            candidates=[Candidate.model_validate(c) for c in extracted.get("candidates", [])],
-            llm_calls=extracted.get("llm_calls", 0),
-            failures=extracted.get("failures", 0),
-            fallbacks=extracted.get("fallbacks", 0),
-        )
+        result = _EXTRACTION.validate_python(state.get("extraction") or {})
         report = memory.commit(state["user_id"], turns, result)
         return {
             "ingest": {

@@ -11,7 +11,6 @@ from memagent.config import MemoryConfig, RetrievalConfig
 from memagent.embeddings import CachedEmbedder, FunctionEmbedder, SentenceTransformerEmbedder
 from memagent.errors import (
     ConfigError,
-    ExtractionError,
     InputError,
     MemAgentError,
     StoreError,
@@ -40,7 +39,6 @@ __all__ = [
     "Candidate",
     "ConfigError",
     "Embedder",
-    "ExtractionError",
     "ExtractionResult",
     "Extractor",
     "FunctionEmbedder",

@@ -5,16 +5,17 @@ MemAgentError
 ├── ConfigError              a usage mistake by the application developer (bad config, missing extra)
 ├── InputError               bad user input: names the file, line and field at fault
 │   └── UnknownUserError     an operation named a user the store has never seen
-├── StoreError               the backing store failed (Chroma, the file system, a server)
-└── ExtractionError          an extractor produced no valid memories (counted, then repaired or replaced)
+└── StoreError               the backing store failed (Chroma, the file system, a server)
 ```
+
+An LLM extractor's invalid output is not an error: it is counted, repaired or replaced by the rules
+(`memagent.interfaces.ExtractionResult`).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConfigError",
-    "ExtractionError",
     "InputError",
     "MemAgentError",
     "StoreError",
@@ -60,7 +61,3 @@ class UnknownUserError(InputError):
 
 class StoreError(MemAgentError):
     """The backing store failed."""
-
-
-class ExtractionError(MemAgentError):
-    """An extractor produced no valid output."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from memagent.types import Role, Turn
+from memagent.types import Role, Turn, stable_id
 
 __all__ = ["history_line", "turn"]
 
@@ -41,7 +41,7 @@ def turn(
     return Turn(
         user_id=user,
         session_id=session,
-        turn_id=turn_id or f"{session}-{abs(hash(text)) % 10**8}",
+        turn_id=turn_id or f"{session}-{stable_id(text)[:8]}",
         role=role,
         text=text,
         event_time=moment,

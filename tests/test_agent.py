@@ -150,3 +150,25 @@ def test_one_turn_embeds_the_message_and_retrieves_once(memory) -> None:
     agent.chat("ana", "s1", message, at=WHEN)
     assert texts.count(message) == 1  # the query, once (the ledger embeds "user: ...")
     assert counting.calls["lexical_search"] == 1  # one retrieval, shared by recall and the profile
+
+
+def test_the_extraction_travels_through_graph_state_whole(memory) -> None:
+    from langchain_core.messages import HumanMessage
+
+    from memagent.agents.nodes import _EXTRACTION
+    from memagent.interfaces import ExtractionResult
+
+    graph = build_graph(memory)
+    out = graph.invoke(
+        {
+            "messages": [HumanMessage(content="I'm allergic to peanuts.")],
+            "user_id": "ana",
+            "session_id": "s1",
+            "event_time": WHEN.isoformat(),
+        }
+    )
+    result = _EXTRACTION.validate_python(out["extraction"])
+    assert isinstance(result, ExtractionResult)
+    assert result.turns_seen == 1 and [c.slot for c in result.candidates] == ["allergy:peanut"]
+    assert _EXTRACTION.dump_python(result, mode="json") == out["extraction"]  # nothing dropped on the way
+    assert out["ingest"]["added"] == 1

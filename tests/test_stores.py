@@ -513,7 +513,7 @@ def test_chroma_errors_become_store_errors() -> None:
 
 def test_missing_chromadb_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "chromadb", None)
-    with pytest.raises(ConfigError, match=r"pip install 'memagent\[chroma\]'"):
+    with pytest.raises(ConfigError, match=r"needs chromadb, a dependency of memagent: pip install memagent"):
         ChromaStore.ephemeral()
 
 
