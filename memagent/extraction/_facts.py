@@ -193,19 +193,6 @@ def activity(c: str, a: datetime) -> list[Finding]:
     return [Finding(_PREF, f"User {T.third(phrase)}", f"habit:{T.activity_key(phrase)}", "does", _POS, 0.5)]
 
 
-def _subject_third(subject: str) -> str:
-    s = re.sub(r"\s+", " ", subject.strip())
-    low = s.lower()
-    if low == "i":
-        return "User"
-    if low == "we":
-        return "User and others"
-    if low.endswith(" and i"):
-        other = s[: -len(" and I")]
-        return "User and " + re.sub(r"^my\b", "their", other, flags=re.IGNORECASE)
-    return re.sub(r"^my\b", "User's", s, flags=re.IGNORECASE)
-
-
 def event(c: str, a: datetime) -> list[Finding]:
     if P.EVENT_SKIP.search(c):
         return []
@@ -226,7 +213,7 @@ def event(c: str, a: datetime) -> list[Finding]:
     text = re.sub(r"\s+(?:and|but|so|because|which|that)$", "", text, flags=re.IGNORECASE)
     if not text:
         return []
-    who = _subject_third(subject)
+    who = T.subject_third(subject)
     if who == "User":
         first, _, tail = text.partition(" ")
         text = (T.IRREGULAR.get(first.lower(), first) if first.lower() in ("am", "have") else first) + (

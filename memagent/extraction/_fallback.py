@@ -147,20 +147,6 @@ def _content_words(text: str) -> list[str]:
     return [w for w in words if w not in _STOP and w not in _FILLER_WORDS]
 
 
-def _subject(subject: str) -> str:
-    s = re.sub(r"\s+", " ", subject.strip())
-    low = s.lower()
-    if low == "i":
-        return "User"
-    if low == "we":
-        return "User and others"
-    if low.endswith(" and i"):
-        return "User and " + T.pronouns(s[: -len(" and I")])
-    if low.startswith("me and "):
-        return "User and " + T.pronouns(s[len("me and ") :])
-    return re.sub(r"^(?:my|our)\b", "User's", s, flags=_I)
-
-
 def _rewrite(clause: str) -> tuple[str, str] | None:
     """(third-person clause, the part after the subject), or None without a first-person subject."""
     m = _SUBJECT.match(clause)
@@ -171,9 +157,9 @@ def _rewrite(clause: str) -> tuple[str, str] | None:
     if low.startswith(("my ", "our ")) and " and " not in low:
         if not _MY_SUBJECT_VERB.match(rest):
             return None
-        return f"{_subject(subject)} {T.pronouns(rest)}", rest
+        return f"{T.subject_third(subject)} {T.pronouns(rest)}", rest
     body = T.third(rest) if low == "i" else T.pronouns(rest)
-    return f"{_subject(subject)} {body}", rest
+    return f"{T.subject_third(subject)} {body}", rest
 
 
 def statement(clause: str) -> list[Finding]:

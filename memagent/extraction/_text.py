@@ -20,6 +20,7 @@ __all__ = [
     "pronouns",
     "slot_key",
     "stem",
+    "subject_third",
     "third",
 ]
 
@@ -122,6 +123,22 @@ def pronouns(text: str) -> str:
     for pattern, replacement in _PRONOUNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def subject_third(subject: str) -> str:
+    """A first-person subject in the third person: "I" -> "User", "we" -> "User and others", "my sister
+    and I" / "me and my sister" -> "User and their sister", "my dog" / "our dog" -> "User's dog"."""
+    s = re.sub(r"\s+", " ", subject.strip())
+    low = s.lower()
+    if low == "i":
+        return "User"
+    if low == "we":
+        return "User and others"
+    if low.endswith(" and i"):
+        return "User and " + pronouns(s[: -len(" and I")])
+    if low.startswith("me and "):
+        return "User and " + pronouns(s[len("me and ") :])
+    return re.sub(r"^(?:my|our)\b", "User's", s, flags=re.IGNORECASE)
 
 
 _LONG_CUT = re.compile(
