@@ -28,7 +28,7 @@ from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, 
 from memagent.errors import ConfigError, InputError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
 from memagent.limits import check_record, check_turn
-from memagent.profile import CONSTRAINT_SLOTS, MIN_LINE_TOKENS, ProfileSection, compile_profile, is_constraint
+from memagent.profile import CONSTRAINT_SLOTS, ProfileSources, is_constraint, section_depth, user_profile
 from memagent.retrieval import retrieve
 from memagent.types import (
     Candidate,
@@ -43,7 +43,7 @@ from memagent.types import (
     encodable,
 )
 
-__all__ = ["IngestReport", "Memory", "section_depth", "turn_record", "turn_record_id"]
+__all__ = ["IngestReport", "Memory", "turn_record", "turn_record_id"]
 
 _PROFILE_KINDS = (MemoryKind.PREFERENCE, MemoryKind.FACT)
 _USER_LOCKS = 64  # writers of different users rarely share one; a user's writers always do
@@ -436,11 +436,10 @@ class Memory:
     ) -> Profile:
         """Compile the user's profile for ``query`` under a hard token ``budget``.
 
-        Hard constraints (diet, allergies, health) come first; then, taking turns so that none can starve
-        the others, the memories retrieved for the query (raw turns included, except turns whose every
-        extracted memory was superseded; two lines a round, since they are the ones ranked for this
-        very query), preferences and facts ranked by similarity to the query, and recent events. A larger
-        budget places more of each. Every line names the records it came from.
+        This fetches what `memagent.profile.user_profile` lays out (constraints; the memories retrieved
+        for the query, raw turns included except turns whose every extracted memory was superseded;
+        preferences and facts ranked by similarity to the query; recent events). Every line names the
+        records it came from.
 
         Each section is a bounded index lookup: no section can place more than `section_depth` lines, so
         no more are fetched. ``query_embedding`` and ``candidates`` (from `candidates`, same query and
@@ -471,13 +470,12 @@ class Memory:
             constraints = [r for r in everything if is_constraint(r)][:depth]
         else:
             constraints = ranked(pinned, depth)
-        sections_of_kind = {}
-        for kind in _PROFILE_KINDS:
+        of_kind: dict[MemoryKind, list[MemoryRecord]] = {}
+        for kind in _PROFILE_KINDS:  # as many more as there are constraints, which the layout leaves out
             if everything is not None:
-                of_kind = [r for r in everything if r.kind is kind][: depth + len(constraints)]
+                of_kind[kind] = [r for r in everything if r.kind is kind][: depth + len(constraints)]
             else:
-                of_kind = ranked(stable.model_copy(update={"kinds": (kind,)}), depth + len(constraints))
-            sections_of_kind[kind] = [r for r in of_kind if not is_constraint(r)]
+                of_kind[kind] = ranked(stable.model_copy(update={"kinds": (kind,)}), depth + len(constraints))
         events = self.store.find(
             user_id,
             RecordFilter(kinds=(MemoryKind.EVENT,), as_of=when),
@@ -498,14 +496,14 @@ class Memory:
                 )
             excluded = set(exclude_turn_ids) | self._stale_turns(user_id, found, when)
             relevant = [h.record for h in found if not _names_turn(h.record, excluded)][:depth]
-        sections = [
-            ProfileSection(name="constraints", records=constraints, pinned=True),
-            ProfileSection(name="relevant", title="Relevant memories", records=relevant, share=2),
-            ProfileSection(name="preferences", records=sections_of_kind[MemoryKind.PREFERENCE]),
-            ProfileSection(name="facts", title="About the user", records=sections_of_kind[MemoryKind.FACT]),
-            ProfileSection(name="events", title="Recent events", records=events),
-        ]
-        return compile_profile(user_id, query, sections, budget, self.counter, interleave=True)
+        sources = ProfileSources(
+            constraints=constraints,
+            relevant=relevant,
+            preferences=of_kind[MemoryKind.PREFERENCE],
+            facts=of_kind[MemoryKind.FACT],
+            events=events,
+        )
+        return user_profile(user_id, query, sources, budget, self.counter)
 
     def _stale_turns(self, user_id: str, hits: Sequence[ScoredRecord], when: datetime | None) -> set[str]:
         """Turns among ``hits`` whose every extracted preference or fact was superseded (by ``when``)."""
@@ -562,12 +560,6 @@ def _arrives_late(candidate: Candidate, working: WorkingSet) -> bool:
     """Whether ``candidate`` is older than the current value of its slot (it then needs the history)."""
     current = working.current_in_slot(candidate.slot or "")
     return bool(current) and as_utc(candidate.event_time) < current[-1].valid_from
-
-
-def section_depth(budget: int, top_k: int) -> int:
-    """Most lines one profile section can place within ``budget`` (each line costs at least
-    `MIN_LINE_TOKENS`): how many records a section's lookup needs."""
-    return max(top_k, budget // MIN_LINE_TOKENS + 1)
 
 
 def _names_turn(record: MemoryRecord, turn_ids: set[str]) -> bool:

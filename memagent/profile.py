@@ -21,7 +21,10 @@ from memagent.types import MemoryKind, MemoryRecord, Profile, ProfileLine
 
 __all__ = [
     "CONSTRAINT_SLOTS",
+    "ProfileSources",
     "is_constraint",
+    "section_depth",
+    "user_profile",
     "ID_PREFIX",
     "MIN_LINE_TOKENS",
     "SECTION_ORDER",
@@ -52,6 +55,12 @@ MIN_LINE_TOKENS = 12
 with the bundled counters, which a test checks): no section can place more than
 ``budget // MIN_LINE_TOKENS`` lines."""
 _ELLIPSIS = "…"
+
+
+def section_depth(budget: int, top_k: int) -> int:
+    """Most lines one profile section can place within ``budget`` (each line costs at least
+    `MIN_LINE_TOKENS`): how many records a section's lookup needs."""
+    return max(top_k, budget // MIN_LINE_TOKENS + 1)
 
 
 class ProfileSection(BaseModel):
@@ -327,3 +336,38 @@ def is_constraint(record: MemoryRecord) -> bool:
     unrelated the query looks.
     """
     return bool(record.slot and record.slot.startswith(CONSTRAINT_SLOTS))
+
+
+class ProfileSources(BaseModel):
+    """What `Memory.profile` fetched for one user and query, each list ranked best first: the records a
+    user profile (`user_profile`) is made of."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    constraints: list[MemoryRecord] = Field(default_factory=list)
+    """Current hard constraints (diet, allergies, health: `is_constraint`)."""
+    relevant: list[MemoryRecord] = Field(default_factory=list)
+    """The memories and raw turns retrieved for the query."""
+    preferences: list[MemoryRecord] = Field(default_factory=list)
+    facts: list[MemoryRecord] = Field(default_factory=list)
+    events: list[MemoryRecord] = Field(default_factory=list)
+    """The most recent events."""
+
+
+def user_profile(
+    user_id: str, query: str | None, sources: ProfileSources, budget: int, counter: TokenCounter
+) -> Profile:
+    """The profile memagent gives a responder: hard constraints pinned first; then, taking turns so that
+    none can starve the others, the memories retrieved for the query (two lines a round, since they are
+    ranked for this very query), preferences, facts, and recent events. Constraints are not repeated
+    among preferences and facts. A larger budget places more of each."""
+    sections = [
+        ProfileSection(name="constraints", records=sources.constraints, pinned=True),
+        ProfileSection(name="relevant", title="Relevant memories", records=sources.relevant, share=2),
+        ProfileSection(name="preferences", records=[r for r in sources.preferences if not is_constraint(r)]),
+        ProfileSection(
+            name="facts", title="About the user", records=[r for r in sources.facts if not is_constraint(r)]
+        ),
+        ProfileSection(name="events", title="Recent events", records=sources.events),
+    ]
+    return compile_profile(user_id, query, sections, budget, counter, interleave=True)
