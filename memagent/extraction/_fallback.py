@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from memagent.extraction import _patterns as P
 from memagent.extraction import _text as T
 from memagent.extraction._text import Finding
 from memagent.types import MemoryKind, Polarity
@@ -46,11 +47,7 @@ _TAGS = (
     r"would|will|is|does|do\s+not|are\s+not)\s+(?:you|u)(?:\s+\w+)?|right|is\s+not\s+it|eh|huh)"
 )
 _TAG_QUESTION = re.compile(rf"(?:\s*,\s*{_TAGS}\s*\?*|\s+{_TAGS}\s*\?+)\s*$", _I)
-_QUESTION = re.compile(
-    r"\?\s*\W*$|^(?:what|which|who|whom|whose|where|when|why|how|do|does|did|can|could|would|will|should|"
-    r"shall|is|are|am|was|were|have|has|may|might|any|anything|if|whether)\b",
-    _I,
-)
+_QUESTION = re.compile(rf"\?\s*\W*$|^(?:{P.QUESTION_WORDS})\b", _I)
 _COMMA_TAIL = re.compile(
     r"\s*,\s*(?:and\s+|but\s+|so\s+)?(?:it|that|this|he|she|they|there|which|who|what|lol|haha\w*)\b.*$", _I
 )

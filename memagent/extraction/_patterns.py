@@ -63,6 +63,7 @@ __all__ = [
     "PET",
     "PRONOUN_OBJECT",
     "QUESTION_START",
+    "QUESTION_WORDS",
     "RELATIONSHIP",
     "SENTENCE_SPLIT",
     "STARTED",
@@ -134,10 +135,12 @@ CLAUSE_SPLIT = _c(
     r"\s*,?\s+(?:but|although|though|whereas|because|since|so|and|while|plus)\s+(?=(?:I|my|we|now)\b)"
     r"|\s*,\s*(?=(?:I|my|we)\b)|\s*,\s*(?:but|although|though|whereas|because)\s+"
 )
-QUESTION_START = _c(
-    r"^(?:what|which|who|whom|whose|where|when|why|how|do|does|did|can|could|would|will|should|shall|"
-    r"is|are|am|was|were|have|has|may|might|any|anything|if|whether|unless|in\s+case|hey|hi|hello)\b"
+QUESTION_WORDS = (
+    r"what|which|who|whom|whose|where|when|why|how|do|does|did|can|could|would|will|should|shall|"
+    r"is|are|am|was|were|have|has|may|might|any|anything|if|whether"
 )
+"""Words that open a question (or a condition): a clause led by one states nothing about the user."""
+QUESTION_START = _c(rf"^(?:{QUESTION_WORDS}|unless|in\s+case|hey|hi|hello)\b")
 PRONOUN_OBJECT = _c(r"^(?:it|that|this|them|those|these|you|one|so|too|him|her|something|anything|everything|"
                     r"nothing|stuff|things?|what|which|doing\s+(?:it|that|this))$")  # fmt: skip
 OBJECT_STOP = _c(
