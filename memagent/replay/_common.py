@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from memagent.errors import InputError
 
-__all__ = ["EPOCH", "as_list", "as_str", "field", "load_json", "require_dir", "require_file", "step"]
+__all__ = [
+    "EPOCH",
+    "as_list",
+    "as_str",
+    "field",
+    "load_json",
+    "parse_date",
+    "require_dir",
+    "require_file",
+    "step",
+]
 
 T = TypeVar("T")
 
@@ -84,6 +95,22 @@ def as_str(value: Any, source: Path | str, where: str) -> str:
     if not isinstance(value, str):
         raise InputError(f"expected a string, got {type(value).__name__}", source=str(source), field=where)
     return value
+
+
+def parse_date(
+    text: str, formats: Sequence[str], value: str, *, source: str | None = None, where: str | None = None
+) -> datetime:
+    """``text`` read with the first of ``formats`` that fits, as an aware UTC datetime.
+
+    Raises:
+        InputError: No format fits (the message quotes the original ``value``).
+    """
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise InputError(f"invalid date {value!r}", source=source, field=where)
 
 
 def step(base: datetime, index: int) -> datetime:

@@ -17,12 +17,12 @@ are the extraction gold of session ``n``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from memagent.errors import InputError
-from memagent.replay._common import as_list, as_str, field, load_json, step
+from memagent.replay._common import as_list, as_str, field, load_json, parse_date, step
 from memagent.replay.base import BenchmarkData, Question
 from memagent.types import Role, Turn
 
@@ -46,13 +46,7 @@ def _with_caption(text: str, extra: dict[str, Any]) -> str:
 
 def parse_locomo_date(value: str, *, source: str | None = None, where: str | None = None) -> datetime:
     """Parse a LoCoMo session date ("1:56 pm on 8 May, 2023") to an aware UTC datetime."""
-    text = " ".join(value.split())
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise InputError(f"invalid date {value!r}", source=source, field=where)
+    return parse_date(" ".join(value.split()), _DATE_FORMATS, value, source=source, where=where)
 
 
 def load_locomo(path: str | Path, *, limit: int | None = None) -> BenchmarkData:

@@ -13,16 +13,18 @@ evidence is the turns flagged ``has_answer``, or, if none is flagged, all turns 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from memagent.errors import InputError
-from memagent.replay._common import as_list, as_str, field, load_json, step
+from memagent.replay._common import as_list, as_str, field, load_json, parse_date, step
 from memagent.replay.base import BenchmarkData, Question
 from memagent.types import Role, Turn
 
 __all__ = ["load_longmemeval", "parse_longmemeval_date"]
+
+_DATE_FORMATS = ("%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 _WEEKDAY = re.compile(r"\s*\([A-Za-z]+\)\s*")
 
@@ -30,12 +32,7 @@ _WEEKDAY = re.compile(r"\s*\([A-Za-z]+\)\s*")
 def parse_longmemeval_date(value: str, *, source: str | None = None, where: str | None = None) -> datetime:
     """Parse a LongMemEval date ("2023/05/20 (Sat) 02:21", the time optional) to an aware UTC datetime."""
     text = " ".join(_WEEKDAY.sub(" ", value).split())
-    for fmt in ("%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise InputError(f"invalid date {value!r}", source=source, field=where)
+    return parse_date(text, _DATE_FORMATS, value, source=source, where=where)
 
 
 def load_longmemeval(path: str | Path, *, limit: int | None = None) -> BenchmarkData:
