@@ -1,8 +1,8 @@
-"""The LangGraph memory agent: `build_graph`, `MemoryAgent`, `AgentConfig`, `AgentState`."""
+"""The LangGraph memory agent: `build_graph`, `MemoryAgent`, `AgentConfig`, `AgentState`, `MemoryContext`."""
 
 from .graph import NODE_NAMES, AgentConfig, AgentReply, MemoryAgent, build_graph, sqlite_checkpointer
 from .responders import NO_MODEL_NOTICE, SYSTEM_PROMPT, build_messages, offline_reply
-from .state import AgentState
+from .state import AgentState, MemoryContext
 
 __all__ = [
     "NODE_NAMES",
@@ -12,6 +12,7 @@ __all__ = [
     "AgentReply",
     "AgentState",
     "MemoryAgent",
+    "MemoryContext",
     "build_graph",
     "build_messages",
     "offline_reply",

@@ -30,10 +30,11 @@ from .nodes import (
     make_build_profile,
     make_consolidate,
     make_extract,
+    make_identify,
     make_respond,
     make_retrieve,
 )
-from .state import AgentState
+from .state import AgentState, MemoryContext
 
 __all__ = ["NODE_NAMES", "AgentConfig", "AgentReply", "MemoryAgent", "build_graph", "sqlite_checkpointer"]
 
@@ -69,7 +70,12 @@ def build_graph(
     config: AgentConfig | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> Any:
-    """Compile the memory agent graph over ``memory``, answering with ``chat_model`` (None: offline)."""
+    """Compile the memory agent graph over ``memory``, answering with ``chat_model`` (None: offline).
+
+    The graph takes LangGraph's usual input, ``{"messages": [...]}``; the user comes from the input,
+    the run context (`MemoryContext`) or ``config["configurable"]`` (see `nodes.make_identify`), so it
+    also runs as a node of a ``MessagesState`` graph.
+    """
     config = config or AgentConfig()
     unknown = set(config.replace) - set(NODE_NAMES)
     if unknown:
@@ -89,13 +95,15 @@ def build_graph(
             counter=memory.counter,
         ),
     }
-    graph = StateGraph(AgentState)
+    graph = StateGraph(AgentState, context_schema=MemoryContext)
+    graph.add_node("identify", make_identify(memory.config.limits))
     names = config.enabled()
     for name in names:
         node = config.replace.get(name) or factories[name]()
         # LangGraph's node protocols name the parameter `state`; a Callable type cannot name it.
-        graph.add_node(name, node)  # type: ignore[call-overload]
-    previous = START
+        graph.add_node(name, node)  # type: ignore[arg-type]
+    graph.add_edge(START, "identify")
+    previous = "identify"
     for name in names:
         graph.add_edge(previous, name)
         previous = name

@@ -13,22 +13,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
 from pydantic import TypeAdapter
 
+from memagent.errors import InputError
 from memagent.interfaces import ExtractionResult, TokenCounter
+from memagent.limits import InputLimits, check_id
 from memagent.memory import Memory
 from memagent.profile import pack_to_budget
 from memagent.types import Role, ScoredRecord, Turn
 
 from .responders import build_messages, offline_reply
-from .state import AgentState
+from .state import AgentState, MemoryContext
 
 __all__ = [
+    "DEFAULT_SESSION",
     "Node",
     "RetrievalCache",
     "make_build_profile",
     "make_consolidate",
     "make_extract",
+    "make_identify",
     "make_respond",
     "make_retrieve",
     "new_turns",
@@ -38,6 +44,47 @@ Node = Callable[[AgentState], dict[str, Any]]
 _TURNS = TypeAdapter(list[Turn])
 _EXTRACTION = TypeAdapter(ExtractionResult)
 """Graph state holds JSON: the new turns and the extraction travel from node to node through these, whole."""
+
+
+DEFAULT_SESSION = "default"
+"""The session of a run that names none (no ``session_id`` in the state, context or config, no thread)."""
+
+
+def make_identify(limits: InputLimits) -> Callable[..., dict[str, Any]]:
+    """Node: settle whose memory this run is for, from the input state, else LangGraph's run context
+    (`MemoryContext`), else ``config["configurable"]`` (``user_id``; the session from ``session_id`` or
+    ``thread_id``), so that a messages-only input works as in any LangGraph graph.
+
+    Raises:
+        InputError: No user is named anywhere, or an id breaks ``limits`` (`memagent.limits`).
+    """
+
+    def identify(
+        state: AgentState, config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        context = runtime.context
+        configurable = config.get("configurable") or {}
+        user = state.get("user_id") or (context.user_id if context else None) or configurable.get("user_id")
+        if not user:
+            raise InputError(
+                "no user for this run: give user_id in the input, in the run context "
+                "(context=MemoryContext(user_id=...)) or in config['configurable']",
+                field="user_id",
+            )
+        session = (
+            state.get("session_id")
+            or (context.session_id if context else None)
+            or configurable.get("session_id")
+            or configurable.get("thread_id")
+            or DEFAULT_SESSION
+        )
+        for name, value in (("user_id", user), ("session_id", session)):
+            if not isinstance(value, str):
+                raise InputError(f"expected a string, got {type(value).__name__}", field=name)
+            check_id(value, name, limits)
+        return {"user_id": user, "session_id": session}
+
+    return identify
 
 
 def _latest_text(state: AgentState) -> str:

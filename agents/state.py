@@ -1,13 +1,28 @@
-"""`AgentState`: what flows through the memory agent graph (plain, checkpointable values only)."""
+"""`AgentState`: what flows through the memory agent graph (plain, checkpointable values only), and
+`MemoryContext`: who a run is for, as LangGraph's run context."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-__all__ = ["AgentState"]
+__all__ = ["AgentState", "MemoryContext"]
+
+
+@dataclass(frozen=True)
+class MemoryContext:
+    """The run context of the memory graph (``graph.invoke(..., context=MemoryContext(user_id="ana"))``,
+    or a dict of the same keys): whose memory a run reads and writes, and which session of theirs it is.
+
+    The user may also come from the input state (``user_id``) or from ``config["configurable"]``
+    (``user_id``; the session from ``session_id`` or the ``thread_id``), as LangGraph users pass them.
+    """
+
+    user_id: str | None = None
+    session_id: str | None = None
 
 
 class AgentState(TypedDict, total=False):

@@ -172,3 +172,63 @@ def test_the_extraction_travels_through_graph_state_whole(memory) -> None:
     assert result.turns_seen == 1 and [c.slot for c in result.candidates] == ["allergy:peanut"]
     assert _EXTRACTION.dump_python(result, mode="json") == out["extraction"]  # nothing dropped on the way
     assert out["ingest"]["added"] == 1
+
+
+def test_the_user_comes_from_config_or_run_context_with_messages_only_input(memory) -> None:
+    from langchain_core.messages import HumanMessage
+
+    from memagent.agents import MemoryContext
+
+    graph = build_graph(memory)
+    said = {
+        "messages": [HumanMessage(content="I'm allergic to peanuts.", id="m1")],
+        "event_time": WHEN.isoformat(),
+    }
+    out = graph.invoke(said, config={"configurable": {"user_id": "ana", "thread_id": "t-7"}})
+    assert out["user_id"] == "ana" and out["session_id"] == "t-7" and out["messages"][-1].type == "ai"
+    assert [r.session_id for r in memory.export("ana") if r.kind is MemoryKind.TURN] == ["t-7"]
+
+    out = graph.invoke(
+        said | {"messages": [HumanMessage(content="I love jazz.", id="m2")]},
+        context=MemoryContext(user_id="bob"),
+    )
+    assert out["user_id"] == "bob" and out["session_id"] == "default"
+    out = graph.invoke(
+        said | {"messages": [HumanMessage(content="I love opera.", id="m3")]},
+        context={"user_id": "cy", "session_id": "s9"},
+    )
+    assert (out["user_id"], out["session_id"]) == ("cy", "s9")
+    assert memory.users() == ["ana", "bob", "cy"]
+    # the input state wins over the context, as it names the user explicitly
+    out = graph.invoke(said | {"user_id": "ana", "session_id": "s1"}, context=MemoryContext(user_id="bob"))
+    assert out["user_id"] == "ana"
+
+
+def test_a_run_without_a_user_is_refused_by_name(memory) -> None:
+    from langchain_core.messages import HumanMessage
+
+    graph = build_graph(memory)
+    with pytest.raises(InputError) as caught:
+        graph.invoke({"messages": [HumanMessage(content="I love tea.")]})
+    assert caught.value.field == "user_id" and "run context" in str(caught.value)
+    with pytest.raises(InputError, match="control character"):
+        graph.invoke({"messages": [HumanMessage(content="hi")]}, config={"configurable": {"user_id": "a\nb"}})
+    assert memory.users() == []
+
+
+def test_the_memory_graph_runs_as_a_node_of_a_messages_state_graph(memory) -> None:
+    from langchain_core.messages import HumanMessage
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    from memagent.agents import MemoryContext
+
+    parent = StateGraph(MessagesState, context_schema=MemoryContext)
+    parent.add_node("memory", build_graph(memory))
+    parent.add_edge(START, "memory")
+    parent.add_edge("memory", END)
+    app = parent.compile()
+    out = app.invoke(
+        {"messages": [HumanMessage(content="I'm vegetarian.")]}, context=MemoryContext(user_id="ana")
+    )
+    assert [m.type for m in out["messages"]] == ["human", "ai"]
+    assert [r.content for r in memory.memories("ana")] == ["User is vegetarian"]

@@ -44,3 +44,26 @@ def test_ablation_study_without_data_prints_usage() -> None:
         [sys.executable, str(EXAMPLES / "ablation_study.py")], env=ENV, capture_output=True, text=True
     )
     assert done.returncode == 1 and "PATH_TO_PREFEVAL" in done.stderr
+
+
+def _readme_snippet(heading: str) -> str:
+    """The first ```python block after ``heading`` in the README."""
+    text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    after = text.split(heading, 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_python_snippets_run_as_written(tmp_path: Path) -> None:
+    script = tmp_path / "snippets.py"
+    script.write_text(
+        _readme_snippet("## Python API in ten lines")
+        + _readme_snippet("## The agent graph")
+        + "print('REPLY', reply.text[:40]); print('USERS', memory.users())\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], env=ENV, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "fish" in done.stdout.split("REPLY")[0]  # the profile printed by the first snippet
+    assert "USERS ['ana']" in done.stdout
