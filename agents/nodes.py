@@ -35,6 +35,7 @@ __all__ = [
     "make_consolidate",
     "make_extract",
     "make_identify",
+    "run_identity",
     "make_respond",
     "make_retrieve",
     "new_turns",
@@ -50,38 +51,53 @@ DEFAULT_SESSION = "default"
 """The session of a run that names none (no ``session_id`` in the state, context or config, no thread)."""
 
 
-def make_identify(limits: InputLimits) -> Callable[..., dict[str, Any]]:
-    """Node: settle whose memory this run is for, from the input state, else LangGraph's run context
-    (`MemoryContext`), else ``config["configurable"]`` (``user_id``; the session from ``session_id`` or
-    ``thread_id``), so that a messages-only input works as in any LangGraph graph.
+def run_identity(
+    context: Any, config: Any, limits: InputLimits, *, user: str | None = None, session: str | None = None
+) -> tuple[str, str]:
+    """(user, session) of a run: ``user``/``session`` when given (the input state), else the run context
+    (`MemoryContext`, or any object or dict with ``user_id``/``session_id``), else ``config["configurable"]``
+    (``user_id``; the session from ``session_id`` or ``thread_id``); the session defaults to
+    `DEFAULT_SESSION`.
 
     Raises:
         InputError: No user is named anywhere, or an id breaks ``limits`` (`memagent.limits`).
     """
+    configurable = (config or {}).get("configurable") or {}
+    user = user or _named(context, "user_id") or configurable.get("user_id")
+    if not user:
+        raise InputError(
+            "no user for this run: give user_id in the input, in the run context "
+            "(context=MemoryContext(user_id=...)) or in config['configurable']",
+            field="user_id",
+        )
+    session = (
+        session
+        or _named(context, "session_id")
+        or configurable.get("session_id")
+        or configurable.get("thread_id")
+        or DEFAULT_SESSION
+    )
+    for name, value in (("user_id", user), ("session_id", session)):
+        if not isinstance(value, str):
+            raise InputError(f"expected a string, got {type(value).__name__}", field=name)
+        check_id(value, name, limits)
+    return user, session
+
+
+def _named(context: Any, name: str) -> Any:
+    return context.get(name) if isinstance(context, dict) else getattr(context, name, None)
+
+
+def make_identify(limits: InputLimits) -> Callable[..., dict[str, Any]]:
+    """Node: settle whose memory this run is for (`run_identity`), so that a messages-only input works as
+    in any LangGraph graph."""
 
     def identify(
         state: AgentState, config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        context = runtime.context
-        configurable = config.get("configurable") or {}
-        user = state.get("user_id") or (context.user_id if context else None) or configurable.get("user_id")
-        if not user:
-            raise InputError(
-                "no user for this run: give user_id in the input, in the run context "
-                "(context=MemoryContext(user_id=...)) or in config['configurable']",
-                field="user_id",
-            )
-        session = (
-            state.get("session_id")
-            or (context.session_id if context else None)
-            or configurable.get("session_id")
-            or configurable.get("thread_id")
-            or DEFAULT_SESSION
+        user, session = run_identity(
+            runtime.context, config, limits, user=state.get("user_id"), session=state.get("session_id")
         )
-        for name, value in (("user_id", user), ("session_id", session)):
-            if not isinstance(value, str):
-                raise InputError(f"expected a string, got {type(value).__name__}", field=name)
-            check_id(value, name, limits)
         return {"user_id": user, "session_id": session}
 
     return identify

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AnyMessage, SystemMessage
 
-__all__ = ["NO_MODEL_NOTICE", "SYSTEM_PROMPT", "build_messages", "offline_reply"]
+__all__ = ["NO_MODEL_NOTICE", "SYSTEM_PROMPT", "build_messages", "offline_reply", "system_text"]
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant with long-term memory of this user. Below is what you remember about "
@@ -21,9 +21,14 @@ def build_messages(
     profile: str, history: Sequence[AnyMessage], *, system_prompt: str = SYSTEM_PROMPT, max_history: int = 12
 ) -> list[AnyMessage]:
     """The messages a chat model receives: instructions with the profile, then the recent conversation."""
-    memory_block = profile.strip() or "(nothing remembered yet)"
-    system = SystemMessage(content=f"{system_prompt}\n\n## What you remember\n{memory_block}")
+    system = SystemMessage(content=system_text(profile, system_prompt))
     return [system, *list(history)[-max_history:]]
+
+
+def system_text(profile: str, system_prompt: str = SYSTEM_PROMPT) -> str:
+    """The instructions a chat model receives, with the profile under them."""
+    memory_block = profile.strip() or "(nothing remembered yet)"
+    return f"{system_prompt}\n\n## What you remember\n{memory_block}"
 
 
 def offline_reply(profile: str) -> str:
