@@ -203,7 +203,8 @@ class MemoryAgent:
             "retrieved": [],
         }
         state["event_time"] = as_utc(said).isoformat()
-        run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id)}}
+        # The user in `configurable` also lands in every checkpoint's metadata, where `threads` finds it.
+        run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id), "user_id": user_id}}
         out = self.graph.invoke(state, run_config)
         last = out["messages"][-1]
         return AgentReply(
@@ -221,10 +222,17 @@ class MemoryAgent:
             connection.close()
 
     def threads(self, user_id: str) -> set[str]:
-        """The ids of the user's conversation threads in the checkpointer (none without one)."""
+        """The ids of the user's conversation threads in the checkpointer (none without one): those whose
+        checkpoints name the user in their metadata (every run given ``configurable["user_id"]``, as
+        `chat` gives it), and those named by `thread_id` (written before checkpoints named their user,
+        found by listing every checkpoint)."""
         if self.checkpointer is None:
             return set()
-        return {
+        named = {
+            c.config["configurable"]["thread_id"]
+            for c in self.checkpointer.list(None, filter={"user_id": user_id})
+        }
+        return named | {
             c.config["configurable"]["thread_id"]
             for c in self.checkpointer.list(None)
             if _thread_user(c.config["configurable"]["thread_id"]) == user_id

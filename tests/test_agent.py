@@ -232,3 +232,19 @@ def test_the_memory_graph_runs_as_a_node_of_a_messages_state_graph(memory) -> No
     )
     assert [m.type for m in out["messages"]] == ["human", "ai"]
     assert [r.content for r in memory.memories("ana")] == ["User is vegetarian"]
+
+
+def test_forget_finds_threads_of_runs_that_named_the_user_in_configurable(memory, tmp_path) -> None:
+    from langchain_core.messages import HumanMessage
+
+    checkpointer = sqlite_checkpointer(tmp_path / "threads.sqlite")
+    agent = MemoryAgent(memory, checkpointer=checkpointer)
+    graph = build_graph(memory, checkpointer=checkpointer)
+    said = {"messages": [HumanMessage(content="I love tea.")], "event_time": WHEN.isoformat()}
+    graph.invoke(said, config={"configurable": {"user_id": "ana", "thread_id": "support-chat-17"}})
+    graph.invoke(said, config={"configurable": {"user_id": "bob", "thread_id": "support-chat-18"}})
+    agent.chat("ana", "s1", "I love jazz.", at=WHEN)
+    assert agent.threads("ana") == {"support-chat-17", MemoryAgent.thread_id("ana", "s1")}
+    agent.forget("ana")
+    remaining = {c.config["configurable"]["thread_id"] for c in checkpointer.list(None)}
+    assert remaining == {"support-chat-18"}
