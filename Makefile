@@ -39,11 +39,11 @@ typecheck: install
 	ln -s $(CURDIR)/memagent/* $(TYPECHECK)/memagent/
 	ln -s $(CURDIR)/stores $(TYPECHECK)/memagent/stores
 	ln -s $(CURDIR)/agents $(TYPECHECK)/memagent/agents
-	cd $(TYPECHECK) && $(CURDIR)/$(PY) -m mypy --config-file $(CURDIR)/pyproject.toml \
+	cd $(TYPECHECK) && $(abspath $(PY)) -m mypy --config-file $(CURDIR)/pyproject.toml \
 		--cache-dir $(CURDIR)/.mypy_cache -p memagent
 
 bench: install
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .memagent .pytest_cache
+	rm -rf $(VENV) .memagent .pytest_cache .mypy_cache build

@@ -27,6 +27,7 @@ from memagent.types import as_utc, checked_time, encodable
 
 from .nodes import (
     RetrievalCache,
+    finish,
     make_build_profile,
     make_consolidate,
     make_extract,
@@ -103,8 +104,9 @@ def build_graph(
         # LangGraph's node protocols name the parameter `state`; a Callable type cannot name it.
         graph.add_node(name, node)  # type: ignore[arg-type]
     graph.add_edge(START, "identify")
+    graph.add_node("finish", finish)
     previous = "identify"
-    for name in names:
+    for name in [*names, "finish"]:
         graph.add_edge(previous, name)
         previous = name
     graph.add_edge(previous, END)
@@ -204,7 +206,8 @@ class MemoryAgent:
         }
         state["event_time"] = as_utc(said).isoformat()
         # The user in `configurable` also lands in every checkpoint's metadata, where `threads` finds it.
-        run_config = {"configurable": {"thread_id": self.thread_id(user_id, session_id), "user_id": user_id}}
+        thread = self.thread_id(user_id, session_id)
+        run_config = {"configurable": {"thread_id": thread, "user_id": user_id, "session_id": session_id}}
         out = self.graph.invoke(state, run_config)
         last = out["messages"][-1]
         return AgentReply(

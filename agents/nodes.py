@@ -34,6 +34,7 @@ __all__ = [
     "make_build_profile",
     "make_consolidate",
     "make_extract",
+    "finish",
     "make_identify",
     "run_identity",
     "make_respond",
@@ -54,16 +55,23 @@ DEFAULT_SESSION = "default"
 def run_identity(
     context: Any, config: Any, limits: InputLimits, *, user: str | None = None, session: str | None = None
 ) -> tuple[str, str]:
-    """(user, session) of a run: ``user``/``session`` when given (the input state), else the run context
-    (`MemoryContext`, or any object or dict with ``user_id``/``session_id``), else ``config["configurable"]``
-    (``user_id``; the session from ``session_id`` or ``thread_id``); the session defaults to
-    `DEFAULT_SESSION`.
+    """(user, session) of a run: the run context (`MemoryContext`, or any object or dict with
+    ``user_id``/``session_id``), else ``config["configurable"]`` (``user_id``; the session from
+    ``session_id`` or ``thread_id``), else ``user``/``session`` (the graph state: the input, or what the
+    thread's checkpoint kept); the session defaults to `DEFAULT_SESSION`.
 
     Raises:
-        InputError: No user is named anywhere, or an id breaks ``limits`` (`memagent.limits`).
+        InputError: No user is named anywhere; the run names another user than the one the thread's
+            state holds (a thread is one user's conversation); or an id breaks ``limits``.
     """
     configurable = (config or {}).get("configurable") or {}
-    user = user or _named(context, "user_id") or configurable.get("user_id")
+    named = _named(context, "user_id") or configurable.get("user_id")
+    if named and user and named != user:
+        raise InputError(
+            f"this thread is the conversation of user {user!r}, not {named!r}: give each user a thread",
+            field="user_id",
+        )
+    user = named or user
     if not user:
         raise InputError(
             "no user for this run: give user_id in the input, in the run context "
@@ -71,10 +79,10 @@ def run_identity(
             field="user_id",
         )
     session = (
-        session
-        or _named(context, "session_id")
+        _named(context, "session_id")
         or configurable.get("session_id")
         or configurable.get("thread_id")
+        or session
         or DEFAULT_SESSION
     )
     for name, value in (("user_id", user), ("session_id", session)):
@@ -90,7 +98,8 @@ def _named(context: Any, name: str) -> Any:
 
 def make_identify(limits: InputLimits) -> Callable[..., dict[str, Any]]:
     """Node: settle whose memory this run is for (`run_identity`), so that a messages-only input works as
-    in any LangGraph graph."""
+    in any LangGraph graph, and drop what an earlier run of the thread left of its own turn (its new
+    turns and their extraction), which a checkpointer keeps."""
 
     def identify(
         state: AgentState, config: RunnableConfig, runtime: Runtime[MemoryContext]
@@ -98,9 +107,15 @@ def make_identify(limits: InputLimits) -> Callable[..., dict[str, Any]]:
         user, session = run_identity(
             runtime.context, config, limits, user=state.get("user_id"), session=state.get("session_id")
         )
-        return {"user_id": user, "session_id": session}
+        return {"user_id": user, "session_id": session, "turns": [], "extraction": {}}
 
     return identify
+
+
+def finish(state: AgentState) -> dict[str, Any]:
+    """Node, last: forget when this run's message was said, so that the thread's next run, whose input
+    may give no time, is not dated by this one (the checkpointer keeps every state key)."""
+    return {"event_time": ""}
 
 
 def _latest_text(state: AgentState) -> str:

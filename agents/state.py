@@ -17,8 +17,8 @@ class MemoryContext:
     """The run context of the memory graph (``graph.invoke(..., context=MemoryContext(user_id="ana"))``,
     or a dict of the same keys): whose memory a run reads and writes, and which session of theirs it is.
 
-    The user may also come from the input state (``user_id``) or from ``config["configurable"]``
-    (``user_id``; the session from ``session_id`` or the ``thread_id``), as LangGraph users pass them.
+    The user may also come from ``config["configurable"]`` (``user_id``; the session from ``session_id``
+    or the ``thread_id``), as LangGraph users pass them, or from the input state (``user_id``).
     """
 
     user_id: str | None = None

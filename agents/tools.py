@@ -53,13 +53,14 @@ def memory_tools(memory: Memory, *, k: int | None = None) -> list[BaseTool]:
         """Remember something the user said about themselves (a preference, a fact about them, an event in
         their life), in their own words, first person: "I'm allergic to peanuts"."""
         user, session = run_identity(runtime.context, runtime.config, memory.config.limits)
-        said = datetime.now(UTC)
+        # One turn per tool call: a retried call stores nothing twice.
+        call = runtime.tool_call_id or stable_id(user, session, content)
         turn = Turn(
             user_id=user,
             session_id=session,
-            turn_id=f"tool:{stable_id(user, session, content, said.isoformat())}",
+            turn_id=f"tool:{call}",
             text=content,
-            event_time=said,
+            event_time=datetime.now(UTC),
         )
         report = memory.remember([turn])
         return (

@@ -17,7 +17,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,18 @@ class Memory:
             return self._commit(user_id, turns, extraction)
 
     def _commit(self, user_id: str, turns: Sequence[Turn], extraction: ExtractionResult) -> IngestReport:
+        ids = {turn_record_id(user_id, t.turn_id): t.turn_id for t in turns}
+        done = {ids[r.id] for r in self.store.get(user_id, list(ids))}
+        if done:  # another writer stored some of these turns since they were found new: those are done
+            turns = [t for t in turns if t.turn_id not in done]
+            extraction = replace(
+                extraction,
+                candidates=[
+                    c
+                    for c in extraction.candidates
+                    if not (c.source_turn_ids and set(c.source_turn_ids) <= done)
+                ],
+            )
         report = IngestReport(extraction=extraction)
         now = self._clock()
         ledger = [turn_record(t, now=now) for t in turns]

@@ -199,9 +199,9 @@ def test_the_user_comes_from_config_or_run_context_with_messages_only_input(memo
     )
     assert (out["user_id"], out["session_id"]) == ("cy", "s9")
     assert memory.users() == ["ana", "bob", "cy"]
-    # the input state wins over the context, as it names the user explicitly
-    out = graph.invoke(said | {"user_id": "ana", "session_id": "s1"}, context=MemoryContext(user_id="bob"))
-    assert out["user_id"] == "ana"
+    # a run naming another user than the state does is refused: a thread is one user's conversation
+    with pytest.raises(InputError, match="conversation of user 'ana', not 'bob'"):
+        graph.invoke(said | {"user_id": "ana", "session_id": "s1"}, context=MemoryContext(user_id="bob"))
 
 
 def test_a_run_without_a_user_is_refused_by_name(memory) -> None:
@@ -248,3 +248,30 @@ def test_forget_finds_threads_of_runs_that_named_the_user_in_configurable(memory
     agent.forget("ana")
     remaining = {c.config["configurable"]["thread_id"] for c in checkpointer.list(None)}
     assert remaining == {"support-chat-18"}
+
+
+def test_a_checkpointed_thread_keeps_its_user_and_not_its_last_turn(memory, tmp_path) -> None:
+    from langchain_core.messages import HumanMessage
+
+    from memagent.agents import MemoryContext
+
+    checkpointer = sqlite_checkpointer(tmp_path / "threads.sqlite")
+    graph = build_graph(memory, checkpointer=checkpointer)
+    thread = {"configurable": {"thread_id": "T"}}
+    first = {"messages": [HumanMessage(content="I love tea.", id="a")], "event_time": WHEN.isoformat()}
+    graph.invoke(first, thread, context=MemoryContext(user_id="ana"))
+    with pytest.raises(InputError, match="conversation of user 'ana', not 'bob'"):
+        graph.invoke(
+            {"messages": [HumanMessage(content="I love jazz.", id="b")]}, thread, context={"user_id": "bob"}
+        )
+    assert memory.users() == ["ana"]
+
+    before = datetime.now(UTC)
+    out = graph.invoke({"messages": [HumanMessage(content="I love hiking.", id="c")]}, thread)
+    turns = [r for r in memory.export("ana") if r.kind is MemoryKind.TURN]
+    assert out["user_id"] == "ana" and len(turns) == 2
+    assert max(t.event_time for t in turns) >= before  # dated now, not by the first run's event_time
+
+    quiet = build_graph(memory, config=AgentConfig(extract=False), checkpointer=checkpointer)
+    out = quiet.invoke({"messages": [HumanMessage(content="I moved to Lyon.", id="d")]}, thread)
+    assert out["ingest"]["turns_new"] == 1 and out["ingest"]["added"] == 0  # no replay of the last candidates

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
 from memagent.agents import MemoryContext
 from memagent.agents.tools import memory_tools, profile_prompt
+from memagent.errors import InputError
 from memagent.types import Turn
 
 
@@ -53,6 +54,14 @@ def test_the_model_remembers_then_searches_through_the_tools(memory) -> None:
     assert [r.content for r in memory.memories("ana")] == ["User is allergic to peanuts"]
     assert memory.users() == ["ana"]  # the model never names the user: no other user was touched
 
+    model.responses, model.i = (
+        [_call("remember_memory", content="I'm allergic to peanuts."), AIMessage(content="ok")],
+        0,
+    )
+    agent.invoke({"messages": [{"role": "user", "content": "again"}]}, context=MemoryContext(user_id="ana"))
+    turns = [r for r in memory.export("ana") if r.kind.value == "turn"]
+    assert len(turns) == 1  # the same tool call again (a retry) stores nothing twice
+
 
 def test_tools_take_the_user_from_configurable_and_refuse_a_run_without_one(memory) -> None:
     memory.remember(
@@ -79,7 +88,7 @@ def test_tools_take_the_user_from_configurable_and_refuse_a_run_without_one(memo
         responses=[_call("search_memory", query="music"), AIMessage(content="ok")], shown=[]
     )
     agent = create_agent(model, tools=memory_tools(memory))
-    with pytest.raises(Exception, match="no user for this run"):
+    with pytest.raises(InputError, match="no user for this run"):
         agent.invoke({"messages": [{"role": "user", "content": "music?"}]})
 
 

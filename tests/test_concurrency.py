@@ -181,3 +181,31 @@ def test_imports_of_users_whose_locks_cross_do_not_deadlock() -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "the imports deadlocked"
     assert not errors and all(memory.store.count(user) == 30 for user in (*first, *second))
+
+
+def test_the_same_turn_remembered_by_two_threads_is_counted_once() -> None:
+    memory = Memory(InProcessStore(), FakeEmbedder())
+    for round_ in range(20):
+        turn = Turn(
+            user_id="ana",
+            session_id="s",
+            turn_id=f"t{round_}",
+            text=f"My favorite color is {COLORS[round_ % len(COLORS)]}.",
+            event_time=START + timedelta(hours=round_),
+        )
+        barrier = threading.Barrier(2)
+        reports: list[int] = []
+
+        def write(
+            turn: Turn = turn, barrier: threading.Barrier = barrier, reports: list[int] = reports
+        ) -> None:
+            barrier.wait()
+            reports.append(memory.remember([turn]).turns_new)
+
+        threads = [threading.Thread(target=write) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(reports) == [0, 1], (round_, reports)
+    assert memory.store.count("ana", RecordFilter(kinds=(MemoryKind.TURN,))) == 20
