@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +13,8 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from memagent.agents import MemoryContext
 from memagent.agents.tools import memory_tools, profile_prompt
 from memagent.errors import InputError
-from memagent.types import Turn
+
+from .helpers import turn
 
 
 class ToolCallingModel(FakeMessagesListChatModel):
@@ -64,17 +64,7 @@ def test_the_model_remembers_then_searches_through_the_tools(memory) -> None:
 
 
 def test_tools_take_the_user_from_configurable_and_refuse_a_run_without_one(memory) -> None:
-    memory.remember(
-        [
-            Turn(
-                user_id="bob",
-                session_id="s",
-                turn_id="t",
-                text="I love jazz.",
-                event_time=datetime(2024, 1, 1, tzinfo=UTC),
-            )
-        ]
-    )
+    memory.remember([turn("I love jazz.", "2024-01-01T00:00", user="bob", turn_id="t")])
     model = ToolCallingModel(
         responses=[_call("search_memory", query="music"), AIMessage(content="ok")], shown=[]
     )
@@ -93,17 +83,7 @@ def test_tools_take_the_user_from_configurable_and_refuse_a_run_without_one(memo
 
 
 def test_profile_prompt_puts_the_profile_for_the_last_message_in_the_system_prompt(memory) -> None:
-    memory.remember(
-        [
-            Turn(
-                user_id="ana",
-                session_id="s",
-                turn_id="t",
-                text="I'm vegetarian.",
-                event_time=datetime(2024, 1, 1, tzinfo=UTC),
-            )
-        ]
-    )
+    memory.remember([turn("I'm vegetarian.", "2024-01-01T00:00", user="ana", turn_id="t")])
     model = ToolCallingModel(responses=[AIMessage(content="Try a lentil curry.")], shown=[])
     agent = create_agent(model, middleware=[profile_prompt(memory)], context_schema=MemoryContext)
     agent.invoke(
