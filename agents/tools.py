@@ -1,6 +1,7 @@
 """Memory for tool-calling agents (LangChain's `create_agent`, or any graph with a tool node):
-`memory_tools` gives the model `search_memory` and `remember_memory`, and `profile_prompt` is a
-middleware that puts the user's profile, compiled for their last message, in the system prompt.
+`memory_tools` gives the model `search_memory`, `remember_memory` and `manage_memory` (correct or delete
+one memory), and `profile_prompt` is a middleware that puts the user's profile, compiled for their last
+message, in the system prompt.
 
 Whose memory a call reads and writes comes from the run, as in the memory graph: the run context
 (`MemoryContext`, or any context with a ``user_id``) or ``config["configurable"]["user_id"]``; the model
@@ -10,7 +11,7 @@ never names the user, so it cannot reach another user's memory.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ModelRequest, dynamic_prompt
@@ -22,6 +23,7 @@ except ImportError as exc:  # pragma: no cover - the llm extra is missing
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
+from memagent.errors import InputError
 from memagent.memory import Memory
 from memagent.profile import render_record
 from memagent.types import Turn, stable_id
@@ -35,8 +37,9 @@ __all__ = ["memory_tools", "profile_prompt"]
 
 def memory_tools(memory: Memory, *, k: int | None = None) -> list[BaseTool]:
     """``search_memory`` (what is remembered about the user, best matches first, each with its date and
-    id) and ``remember_memory`` (store something the user said about themselves; extraction and
-    consolidation run on it as on any turn)."""
+    id), ``remember_memory`` (store something the user said about themselves; extraction and
+    consolidation run on it as on any turn) and ``manage_memory`` (correct or delete one memory by id:
+    `Memory.correct`, `Memory.delete`)."""
 
     @tool
     def search_memory(query: str, runtime: ToolRuntime[MemoryContext]) -> str:
@@ -46,7 +49,7 @@ def memory_tools(memory: Memory, *, k: int | None = None) -> list[BaseTool]:
         hits = memory.recall(user, query, k=k)
         if not hits:
             return "Nothing remembered matches."
-        return "\n".join(render_record(hit.record, memory.counter) for hit in hits)
+        return "\n".join(f"{render_record(hit.record, memory.counter)} (id {hit.record.id})" for hit in hits)
 
     @tool
     def remember_memory(content: str, runtime: ToolRuntime[MemoryContext]) -> str:
@@ -68,7 +71,26 @@ def memory_tools(memory: Memory, *, k: int | None = None) -> list[BaseTool]:
             f"{report.merged} merged into what was known."
         )
 
-    return [search_memory, remember_memory]
+    @tool
+    def manage_memory(
+        action: Literal["correct", "delete"],
+        memory_id: str,
+        runtime: ToolRuntime[MemoryContext],
+        content: str = "",
+    ) -> str:
+        """Correct or delete one memory found by search_memory, by its id: "correct" replaces what it says
+        with ``content`` (the old value stays in its history), "delete" removes it when the user asks
+        you to forget it."""
+        user, _ = run_identity(runtime.context, runtime.config, memory.config.limits)
+        if action == "delete":
+            return "Deleted." if memory.delete(user, memory_id) else f"No memory {memory_id}."
+        try:
+            fixed = memory.correct(user, memory_id, content)
+        except InputError as exc:
+            return f"Not corrected: {exc.reason}"
+        return f"Corrected: {fixed.content} (id {fixed.id})"
+
+    return [search_memory, remember_memory, manage_memory]
 
 
 def profile_prompt(

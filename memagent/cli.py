@@ -1,4 +1,5 @@
-"""The `memagent` command: demo, chat, replay, profile, memories, forget, export, import, doctor."""
+"""The `memagent` command: demo, chat, replay, profile, memories, correct, delete, forget, export, import,
+doctor."""
 
 from __future__ import annotations
 
@@ -240,6 +241,50 @@ def forget(
             raise typer.Exit(1)
         removed = agent.forget(user)
         console.print(f"forgot {user}: {removed} records removed")
+
+
+def _memory_id(memory: Memory, user: str, prefix: str) -> str:
+    """The id of the user's record that starts with ``prefix`` (as `memories` shows ids), walking their
+    history once."""
+    _require_user(memory, user)
+    found = [r.id for r in memory.export(user) if r.id.startswith(prefix)] if prefix else []
+    if len(found) != 1:
+        problem = "no record" if not found else f"{len(found)} records"
+        raise InputError(f"{problem} of {user!r} with an id starting {prefix!r}", field="memory_id")
+    return found[0]
+
+
+@app.command()
+def correct(
+    user: Annotated[str, typer.Argument(help="User id")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id, or its start as `memories` shows it")],
+    content: Annotated[str, typer.Argument(help="What holds instead, e.g. 'User is allergic to cashews'")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+) -> None:
+    """Correct one current memory: the correction supersedes it, which stays in the slot's history."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        fixed = memory.correct(user, _memory_id(memory, user, memory_id), content)
+        console.print(f"corrected: {escape(fixed.content)} [{fixed.id[:8]}]")
+
+
+@app.command("delete")
+def delete_cmd(
+    user: Annotated[str, typer.Argument(help="User id")],
+    memory_id: Annotated[str, typer.Argument(help="The record's id, or its start as `memories` shows it")],
+    data_dir: DataDirOpt = Path(".memagent"),
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete one memory (or raw turn) of a user, from every index and from disk."""
+    with _errors():
+        memory = _open_memory(data_dir, store)
+        full = _memory_id(memory, user, memory_id)
+        if not yes and not typer.confirm(f"Delete record {full} of {user!r}?"):
+            raise typer.Exit(1)
+        memory.delete(user, full)
+        console.print(f"deleted {full}")
 
 
 @app.command("export")

@@ -205,6 +205,12 @@ class MemoryStore(ABC):
         that are not turns are left out."""
 
     @abstractmethod
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Remove these records of ``user_id`` (and their vectors and index entries, on disk too where the
+        store keeps files); returns how many were stored. Unknown ids are ignored; records that name a
+        removed one (``supersedes``, ``superseded_by``) are the caller's to update."""
+
+    @abstractmethod
     def delete_user(self, user_id: str) -> int:
         """Remove everything stored for ``user_id``, on disk too where the store keeps files (no copy
         left in logs or free pages); returns the number of records removed. Idempotent: a second call
@@ -335,6 +341,11 @@ class RecordCatalog(Protocol):
     ) -> LexicalHits:
         """BM25 top ``k`` among records passing ``flt`` (and the scores of ``score_ids``), divided by the
         full-match score."""
+        ...
+
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Remove these records and their index entries, leaving no copy in the file; returns how many
+        there were."""
         ...
 
     def delete_user(self, user_id: str) -> int:

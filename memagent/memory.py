@@ -27,7 +27,7 @@ from memagent.config import MemoryConfig
 from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
 from memagent.errors import ConfigError, InputError
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
-from memagent.limits import check_record, check_turn
+from memagent.limits import check_record, check_text, check_turn
 from memagent.profile import CONSTRAINT_SLOTS, ProfileSources, is_constraint, section_depth, user_profile
 from memagent.retrieval import retrieve
 from memagent.types import (
@@ -41,6 +41,7 @@ from memagent.types import (
     Turn,
     as_utc,
     encodable,
+    stable_id,
 )
 
 __all__ = ["IngestReport", "Memory", "turn_record", "turn_record_id"]
@@ -540,6 +541,81 @@ class Memory:
         """Every record (history and raw turns included) of one user, or of all users, a page at a time."""
         for user in [user_id] if user_id is not None else self.store.users():
             yield from self.store.scan(user, RecordFilter(current_only=False))
+
+    # ------------------------------------------------------------------------------------ one memory
+    def get(self, user_id: str, memory_id: str) -> MemoryRecord | None:
+        """One record of ``user_id`` by id (None when there is none)."""
+        found = self.store.get(user_id, [memory_id])
+        return found[0] if found else None
+
+    def correct(
+        self, user_id: str, memory_id: str, content: str, *, at: datetime | None = None
+    ) -> MemoryRecord:
+        """Replace a current memory's content: the correction supersedes it from ``at`` (now by default),
+        keeping it in the slot's history, as a new value said by the user would. Returns the correction.
+
+        Raises:
+            InputError: There is no such memory, it is a raw turn, it no longer holds, or ``content``
+                is empty or over the limits.
+        """
+        text = content.strip()
+        if not text:
+            raise InputError("a correction needs some content", field="content")
+        check_text(text, "content", self.config.limits)
+        with self.writing(user_id):
+            old = self._current_memory(user_id, memory_id)
+            when = as_utc(at) if at is not None else self._clock()
+            if when <= old.valid_from:
+                raise InputError(f"a correction must come after {old.valid_from.isoformat()}", field="at")
+            new = old.model_copy(
+                update={
+                    "id": stable_id(user_id, "correction", old.id, text),
+                    "content": text,
+                    "value": None,
+                    "event_time": when,
+                    "record_time": self._clock(),
+                    "valid_from": when,
+                    "valid_until": None,
+                    "supersedes": old.id,
+                    "superseded_by": None,
+                    "extractor": "correction",
+                }
+            )
+            ended = old.model_copy(update={"valid_until": when, "superseded_by": new.id})
+            self.store.put([new], self.embedder.embed([text]), updated=[ended])
+        return new
+
+    def delete(self, user_id: str, memory_id: str) -> bool:
+        """Delete one record of ``user_id`` (its vector and index entries too); the records it linked in
+        its slot's history are linked to each other. Returns False when there was no such record."""
+        with self.writing(user_id):
+            record = self.get(user_id, memory_id)
+            if record is None:
+                return False
+            before = self.get(user_id, record.supersedes) if record.supersedes else None
+            after = self.get(user_id, record.superseded_by) if record.superseded_by else None
+            relinked = []
+            if before is not None:
+                relinked.append(before.model_copy(update={"superseded_by": after.id if after else None}))
+            if after is not None:
+                relinked.append(after.model_copy(update={"supersedes": before.id if before else None}))
+            if relinked:
+                self.store.put([], [], updated=relinked)
+            return self.store.delete(user_id, [memory_id]) > 0
+
+    def _current_memory(self, user_id: str, memory_id: str) -> MemoryRecord:
+        record = self.get(user_id, memory_id)
+        if record is None:
+            raise InputError(f"user {user_id!r} has no memory {memory_id!r}", field="memory_id")
+        if record.kind is MemoryKind.TURN:
+            raise InputError(
+                f"{memory_id!r} is a raw turn: what was said is not corrected", field="memory_id"
+            )
+        if record.valid_until is not None:
+            raise InputError(
+                f"memory {memory_id!r} no longer holds: correct the current one", field="memory_id"
+            )
+        return record
 
     # ---------------------------------------------------------------------------------------------- delete
     def forget(self, user_id: str) -> int:

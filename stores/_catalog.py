@@ -592,6 +592,46 @@ class SqliteCatalog:
         except sqlite3.Error as exc:
             raise StoreError(f"the catalog {self.location} failed to delete user {user_id!r}: {exc}") from exc
 
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Remove these records of ``user_id`` and their index entries, leaving no copy in the file;
+        returns how many there were (unknown ids are ignored)."""
+        try:
+            with self._write() as db:
+                ukey = self._ukey(db, user_id)
+                if ukey is None:
+                    return 0
+                rows: list[tuple[str, int, int, str]] = []
+                for chunk in _chunks(list(dict.fromkeys(ids))):
+                    rows += db.execute(
+                        "SELECT id, doc, length, content FROM records "
+                        f"WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
+                        (ukey, *chunk),
+                    ).fetchall()
+                if not rows:
+                    return 0
+                removed: dict[str, list[int]] = defaultdict(list)
+                for _, doc, _, content in rows:
+                    for term in term_counts(content):
+                        removed[term].append(doc)
+                for chunk in _chunks([rid for rid, *_ in rows]):
+                    for table in ("records", "sources"):
+                        db.execute(
+                            f"DELETE FROM {table} WHERE ukey = ? AND id IN ({_marks(len(chunk))})",
+                            (ukey, *chunk),
+                        )
+                _postings.remove(db, ukey, removed)
+                _stored_vectors.drop_docs(db, ukey, [doc for _, doc, _, _ in rows])
+                db.execute(
+                    "UPDATE users SET records = records - ?, length = length - ? WHERE ukey = ?",
+                    (len(rows), sum(size for _, _, size, _ in rows), ukey),
+                )
+            self._truncate_log()
+            return len(rows)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"the catalog {self.location} failed to delete records of {user_id!r}: {exc}"
+            ) from exc
+
     def mark_pending(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Note that a write is about to change these (user, group) vector groups; the `put` that ends the
         write settles them. Pairs still noted when a store opens were being written when a process died."""

@@ -189,6 +189,16 @@ class IndexedStore(MemoryStore):
                         f"cannot update record {record.id!r}: its content or kind changed (put it)"
                     )
 
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Remove these records and their vectors (vectors first, as in `delete_user`)."""
+        with self._writing:
+            by_group: dict[str, list[str]] = defaultdict(list)
+            for record_id, kind in self.catalog.kinds(user_id, ids).items():
+                by_group[group_of(kind)].append(record_id)
+            for group, members in by_group.items():
+                self.vectors.delete(user_id, group, members)
+            return self.catalog.delete(user_id, [i for members in by_group.values() for i in members])
+
     # ---------------------------------------------------------------------------------------- health
     def check(self, user_id: str, *, repair: bool = False) -> IndexHealth:
         """Probe the vector index with each of the user's stored vectors: a record that the search for its

@@ -92,3 +92,39 @@ def test_profile_prompt_puts_the_profile_for_the_last_message_in_the_system_prom
     [prompt] = model.shown
     assert isinstance(prompt[0], SystemMessage)
     assert "What you remember" in str(prompt[0].content) and "User is vegetarian" in str(prompt[0].content)
+
+
+def test_the_model_corrects_then_deletes_a_memory_it_found(memory) -> None:
+    memory.remember([turn("I'm allergic to peanuts.", "2024-01-01T00:00", user="ana", turn_id="t")])
+    [allergy] = memory.memories("ana")
+    model = ToolCallingModel(
+        responses=[
+            _call("search_memory", query="allergies"),
+            _call(
+                "manage_memory", action="correct", memory_id=allergy.id, content="User is allergic to cashews"
+            ),
+            AIMessage(content="Fixed."),
+        ],
+        shown=[],
+    )
+    agent = create_agent(model, tools=memory_tools(memory), context_schema=MemoryContext)
+    out = agent.invoke(
+        {"messages": [{"role": "user", "content": "It's cashews, not peanuts."}]}, context={"user_id": "ana"}
+    )
+    results = [str(m.content) for m in out["messages"] if m.type == "tool"]
+    assert f"(id {allergy.id})" in results[0] and results[1].startswith(
+        "Corrected: User is allergic to cashews"
+    )
+    [fixed] = memory.memories("ana")
+    assert fixed.content == "User is allergic to cashews"
+
+    model = ToolCallingModel(
+        responses=[
+            _call("manage_memory", action="delete", memory_id=fixed.id),
+            AIMessage(content="Forgotten."),
+        ],
+        shown=[],
+    )
+    agent = create_agent(model, tools=memory_tools(memory), context_schema=MemoryContext)
+    agent.invoke({"messages": [{"role": "user", "content": "Forget that."}]}, context={"user_id": "ana"})
+    assert memory.get("ana", fixed.id) is None and memory.memories("ana") == []

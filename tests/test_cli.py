@@ -248,3 +248,39 @@ def test_cli_starts_without_the_harness_and_without_resource() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_correct_and_delete_one_memory_by_its_shown_id(tmp_path: Path) -> None:
+    from memagent.memory import Memory
+    from memagent.stores import open_store
+    from memagent.testing.fakes import FakeEmbedder
+
+    data = tmp_path / "home"
+    history = write_jsonl(
+        tmp_path / "h.jsonl",
+        [
+            {
+                "user_id": "ana",
+                "session_id": "s",
+                "turn_id": "1",
+                "role": "user",
+                "text": "I'm allergic to peanuts.",
+                "timestamp": "2024-01-01T10:00:00",
+            }
+        ],
+    )
+    code, _, err = run("replay", str(history), "-d", str(data))
+    assert code == 0, err
+    memory = Memory(open_store(str(data / "chroma")), FakeEmbedder())
+    [allergy] = memory.memories("ana")
+    memory.close()
+
+    code, out, err = run("correct", "ana", allergy.id[:8], "User is allergic to cashews", "-d", str(data))
+    assert code == 0 and "corrected: User is allergic to cashews" in out, err
+    code, _, err = run("correct", "ana", "zzzz", "x", "-d", str(data))
+    assert code == 1 and "no record of 'ana' with an id starting 'zzzz'" in err
+    fixed = [r for r in records(data, "ana") if r["extractor"] == "correction"]
+    assert len(fixed) == 1
+    code, out, err = run("delete", "ana", fixed[0]["id"][:8], "-d", str(data), "--yes")
+    assert code == 0 and f"deleted {fixed[0]['id']}" in out, err
+    assert all(r["id"] != fixed[0]["id"] for r in records(data, "ana"))

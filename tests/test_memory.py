@@ -219,3 +219,35 @@ def test_relative_dates_are_the_speakers_local_dates(memory) -> None:
     memory.remember([turn("My sister visited yesterday.", "2023-05-08T01:00:00+02:00", turn_id="t1")])
     (event,) = memory.memories("ana", kinds=[MemoryKind.EVENT])
     assert event.event_time.date() == date(2023, 5, 7)
+
+
+def test_one_memory_is_read_corrected_and_deleted_by_id(memory) -> None:
+    from memagent.errors import InputError
+
+    memory.remember([turn("I'm allergic to peanuts.", "2023-01-01T10:00", turn_id="a")])
+    memory.remember([turn("I love hiking in the Alps.", "2023-01-02T10:00", turn_id="b")])
+    [allergy] = [r for r in memory.memories("ana") if r.slot == "allergy:peanut"]
+    assert memory.get("ana", allergy.id) == allergy and memory.get("bob", allergy.id) is None
+
+    fixed = memory.correct(
+        "ana", allergy.id, "User is allergic to cashews", at=datetime(2023, 2, 1, tzinfo=UTC)
+    )
+    assert (
+        fixed.slot == "allergy:peanut" and fixed.supersedes == allergy.id and fixed.extractor == "correction"
+    )
+    current = [r.content for r in memory.memories("ana") if r.slot == "allergy:peanut"]
+    assert current == ["User is allergic to cashews"]
+    history = memory.history("ana", "allergy:peanut")
+    assert [r.content for r in history] == ["User is allergic to peanuts", "User is allergic to cashews"]
+    assert history[0].valid_until == datetime(2023, 2, 1, tzinfo=UTC)
+    assert "cashews" in memory.profile("ana", "snacks?", budget=128).text
+    with pytest.raises(InputError, match="no longer holds"):
+        memory.correct("ana", allergy.id, "User is allergic to almonds")
+    with pytest.raises(InputError, match="raw turn"):
+        memory.correct("ana", next(r.id for r in memory.export("ana") if r.kind is MemoryKind.TURN), "x")
+
+    assert memory.delete("ana", fixed.id) and not memory.delete("ana", fixed.id)
+    [left] = memory.history("ana", "allergy:peanut")
+    assert left.id == allergy.id and left.superseded_by is None  # the chain no longer names the deleted one
+    assert all(h.record.id != fixed.id for h in memory.recall("ana", "cashews"))
+    assert "cashews" not in memory.profile("ana", "snacks?", budget=128).text

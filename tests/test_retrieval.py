@@ -144,6 +144,9 @@ class ListStore(MemoryStore):
         hits.sort(key=lambda pair: (-pair[1], pair[0].id))
         return LexicalHits(hits=hits[:k], scores={i: scores.get(i, 0.0) for i in score_ids})
 
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        return sum(self.rows.pop((user_id, i), None) is not None for i in ids)
+
     def delete_user(self, user_id: str) -> int:
         raise NotImplementedError
 

@@ -390,6 +390,26 @@ class StoreConformance:
         self.put(store, embedder, [make_record("alice", "again")])
         assert _ids(self.listed(store, "alice")) == ["again"]
 
+    def test_delete_removes_records_from_every_read(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
+        records = [
+            make_record("alice", "t1", "I hate mushrooms on pizza", kind=MemoryKind.TURN),
+            make_record("alice", "m1", "User hates mushrooms"),
+            make_record("alice", "m2", "User loves olives"),
+        ]
+        self.put(store, embedder, [*records, make_record("bob", "m1", "User hates mushrooms")])
+        assert store.delete("alice", ["m1", "t1", "unknown"]) == 2
+        assert _ids(store.get("alice", ["t1", "m1", "m2"])) == ["m2"]
+        every = RecordFilter(current_only=False)
+        assert _ids(self.listed(store, "alice", every)) == ["m2"]
+        mushrooms = embedder.embed(["mushrooms"])[0]
+        assert _ids([r for r, _ in store.search("alice", mushrooms, 5, every)]) == ["m2"]
+        assert store.lexical_search("alice", "mushrooms", 5, every).hits == []
+        assert store.count("alice", every) == 1
+        assert store.delete("alice", ["m1"]) == 0  # idempotent
+        assert _ids(store.get("bob", ["m1"])) == ["m1"]  # the same id of another user stays
+        self.put(store, embedder, [make_record("alice", "m1", "User hates mushrooms")])  # can be stored again
+        assert [r.id for r, _ in store.lexical_search("alice", "mushrooms", 5, every).hits] == ["m1"]
+
     def test_users_never_mix(self, store: MemoryStore, embedder: FakeEmbedder) -> None:
         alice = [
             make_record("alice", f"a{i}", "User is allergic to peanuts", event_time=day(i)) for i in range(4)

@@ -121,6 +121,11 @@ class CountingStore(MemoryStore):
         self._note("lexical_search", len(found.hits))
         return found
 
+    def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Forward `delete`."""
+        self._note("delete", 0)
+        return self.inner.delete(user_id, ids)
+
     def delete_user(self, user_id: str) -> int:
         """Forward `delete_user`."""
         self._note("delete_user", 0)
