@@ -183,6 +183,7 @@ def make_consolidate(memory: Memory) -> Node:
                 "added": report.added,
                 "superseded": report.superseded,
                 "merged": report.merged,
+                "forgotten": report.forgotten,
             }
         }
 

@@ -55,6 +55,8 @@ def print_report(report: IngestReport, elapsed: float) -> None:
             f"LLM calls: {ex.llm_calls}, invalid outputs: {ex.failures}, repaired: {ex.repairs}, "
             f"fell back to rules: {ex.fallbacks}"
         )
+    if report.forgotten:
+        console.print(f"memories forgotten on request: {report.forgotten}")
     conflicting = report.turns_conflicting
     if conflicting:
         shown = ", ".join(conflicting[:10]) + (", ..." if len(conflicting) > 10 else "")

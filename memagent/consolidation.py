@@ -22,7 +22,14 @@ import numpy as np
 
 from memagent.types import Candidate, MemoryKind, MemoryRecord, stable_id
 
-__all__ = ["ConsolidationStats", "WorkingSet", "consolidate", "normalize_text", "record_from_candidate"]
+__all__ = [
+    "ConsolidationStats",
+    "WorkingSet",
+    "consolidate",
+    "normalize_text",
+    "record_from_candidate",
+    "same_value",
+]
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]")
@@ -137,7 +144,8 @@ class WorkingSet:
         return best
 
 
-def _same_value(a: MemoryRecord, b: MemoryRecord) -> bool:
+def same_value(a: MemoryRecord, b: MemoryRecord) -> bool:
+    """Whether two records of one slot say the same thing (value and polarity, else the text)."""
     if a.value is not None and b.value is not None:
         return normalize_text(a.value) == normalize_text(b.value) and a.polarity == b.polarity
     return normalize_text(a.content) == normalize_text(b.content)
@@ -165,7 +173,7 @@ def _insert_into_history(
     held = [r for r in history if r.valid_at(incoming.valid_from)]
     if held:
         previous = held[-1]
-        if _same_value(previous, incoming):
+        if same_value(previous, incoming):
             working.replace(_merge_into(previous, incoming))
             stats.merged += 1
             return None
@@ -220,7 +228,7 @@ def consolidate(
     if incoming.slot:
         current = working.current_in_slot(incoming.slot)
         for existing in current:
-            if _same_value(existing, incoming):
+            if same_value(existing, incoming):
                 working.replace(_merge_into(existing, incoming))
                 stats.merged += 1
                 return stats

@@ -24,8 +24,15 @@ from typing import Any
 
 from memagent._turns import embedding_texts, link_previous_turns, turn_content, turn_record, turn_record_id
 from memagent.config import MemoryConfig
-from memagent.consolidation import ConsolidationStats, WorkingSet, consolidate, record_from_candidate
+from memagent.consolidation import (
+    ConsolidationStats,
+    WorkingSet,
+    consolidate,
+    record_from_candidate,
+    same_value,
+)
 from memagent.errors import ConfigError, InputError
+from memagent.extraction.rules import forget_request
 from memagent.interfaces import Embedder, ExtractionResult, Extractor, MemoryStore, TokenCounter
 from memagent.limits import check_record, check_text, check_turn
 from memagent.profile import CONSTRAINT_SLOTS, ProfileSources, is_constraint, section_depth, user_profile
@@ -37,6 +44,7 @@ from memagent.types import (
     Profile,
     RecordFilter,
     RecordOrder,
+    Role,
     ScoredRecord,
     Turn,
     as_utc,
@@ -67,12 +75,15 @@ class IngestReport:
     turns_conflicting: list[str] = field(default_factory=list)
     """Ids of turns given again with another text (or speaker) than the turn stored, or given first,
     under that id: counted among the known turns, and the first text kept."""
+    forgotten: int = 0
+    """Memories deleted because a turn asked for them to be forgotten ("please forget that I ...")."""
 
     def merge(self, other: IngestReport) -> None:
         """Add ``other``'s counts."""
         self.turns_new += other.turns_new
         self.turns_known += other.turns_known
         self.turns_conflicting += other.turns_conflicting
+        self.forgotten += other.forgotten
         self.added += other.added
         self.superseded += other.superseded
         self.merged += other.merged
@@ -253,6 +264,10 @@ class Memory:
                     changed.append(record)
         self.store.put([*fresh, *ledger], [*fresh_vectors, *vectors[len(candidates) :]], updated=changed)
         report.turns_new = len(turns)
+        for turn in turns:  # "please forget that I ...": the memories it names go
+            what = forget_request(turn.text) if turn.role is Role.USER else None
+            if what is not None:
+                report.forgotten += len(self.forget_matching(user_id, what))
         return report
 
     def _consolidate(
@@ -602,6 +617,34 @@ class Memory:
             if relinked:
                 self.store.put([], [], updated=relinked)
             return self.store.delete(user_id, [memory_id]) > 0
+
+    def forget_matching(self, user_id: str, statement: str) -> list[MemoryRecord]:
+        """Delete the user's current memories that ``statement`` states, in the user's words ("I hate
+        mushrooms" finds "User hates mushrooms"); returns them. The statement is read by the extractor, as
+        a turn would be; a memory of the same slot matches when it holds the same value, any other when
+        it is a near duplicate (cosine >= ``config.dedupe_threshold``) of the same kind."""
+        probe = Turn(
+            user_id=user_id, session_id="forget", turn_id="forget", text=statement, event_time=self._clock()
+        )
+        candidates = self.extractor.extract([probe]).candidates
+        if not candidates:
+            return []
+        vectors = self.embedder.embed([c.content for c in candidates])
+        doomed: dict[str, MemoryRecord] = {}
+        with self.writing(user_id):
+            for candidate, vector in zip(candidates, vectors, strict=True):
+                stated = record_from_candidate(user_id, candidate, now=self._clock())
+                if candidate.slot:
+                    held = self.store.scan(
+                        user_id, RecordFilter(kinds=(candidate.kind,), slots=(candidate.slot,))
+                    )
+                    doomed.update((r.id, r) for r in held if same_value(r, stated))
+                else:
+                    near = self.store.search(user_id, vector, 3, RecordFilter(kinds=(candidate.kind,)))
+                    doomed.update((r.id, r) for r, s in near if s >= self.config.dedupe_threshold)
+            for record_id in doomed:
+                self.delete(user_id, record_id)
+        return list(doomed.values())
 
     def _current_memory(self, user_id: str, memory_id: str) -> MemoryRecord:
         record = self.get(user_id, memory_id)

@@ -275,3 +275,11 @@ def test_a_checkpointed_thread_keeps_its_user_and_not_its_last_turn(memory, tmp_
     quiet = build_graph(memory, config=AgentConfig(extract=False), checkpointer=checkpointer)
     out = quiet.invoke({"messages": [HumanMessage(content="I moved to Lyon.", id="d")]}, thread)
     assert out["ingest"]["turns_new"] == 1 and out["ingest"]["added"] == 0  # no replay of the last candidates
+
+
+def test_the_agent_forgets_what_the_user_asks_it_to(memory) -> None:
+    agent = MemoryAgent(memory)
+    agent.chat("ana", "s1", "I hate mushrooms.", at=WHEN)
+    reply = agent.chat("ana", "s1", "Please forget that I hate mushrooms.", at=WHEN)
+    assert reply.ingest["forgotten"] == 1
+    assert all("mushroom" not in r.content for r in memory.memories("ana"))

@@ -251,3 +251,15 @@ def test_one_memory_is_read_corrected_and_deleted_by_id(memory) -> None:
     assert left.id == allergy.id and left.superseded_by is None  # the chain no longer names the deleted one
     assert all(h.record.id != fixed.id for h in memory.recall("ana", "cashews"))
     assert "cashews" not in memory.profile("ana", "snacks?", budget=128).text
+
+
+def test_a_request_to_forget_deletes_what_it_names_and_is_not_itself_remembered(memory) -> None:
+    memory.remember([turn("I hate mushrooms.", "2023-01-01T10:00", turn_id="a")])
+    memory.remember([turn("I love olives and I live in Lyon.", "2023-01-02T10:00", turn_id="b")])
+    report = memory.remember([turn("Please forget that I hate mushrooms.", "2023-01-03T10:00", turn_id="c")])
+    assert report.forgotten == 1 and report.added == 0  # the request did not become "User hates mushrooms"
+    assert sorted(r.content for r in memory.memories("ana")) == ["User lives in Lyon", "User loves olives"]
+    # a statement that holds no memory of the user's, or names another value, deletes nothing
+    assert memory.forget_matching("ana", "I love mushrooms") == []
+    assert memory.forget_matching("ana", "the weather") == []
+    assert [r.content for r in memory.forget_matching("ana", "I love olives")] == ["User loves olives"]

@@ -284,3 +284,27 @@ def test_third_person_verbs() -> None:
 )
 def test_first_person(content: str, expected: str) -> None:
     assert first_person(content) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("Please forget that I hate mushrooms.", "I hate mushrooms"),
+        ("Can you forget about my ex?", "my ex"),
+        ("Don't remember that I live in Lyon", "I live in Lyon"),
+        ("I forget my keys all the time", None),
+        ("Never forget that I'm allergic to nuts", None),
+        ("Forget it, I'll just go hiking", None),
+        ("Please forget what I said about my job.", "my job"),
+    ],
+)
+def test_a_request_to_forget_is_recognised_and_extracts_nothing(text: str, what: str | None) -> None:
+    from memagent.extraction.rules import carries_memories, forget_request
+
+    assert forget_request(text) == what
+    said = Turn(
+        user_id="u", session_id="s", turn_id="t", text=text, event_time=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    assert carries_memories(said) is (what is None)
+    if what is not None:
+        assert RuleExtractor().extract([said]).candidates == []

@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from memagent.extraction.rules import RuleExtractor, is_personal
+from memagent.extraction.rules import RuleExtractor, carries_memories
 from memagent.interfaces import ExtractionResult, Extractor
 from memagent.timeparse import resolve_when
-from memagent.types import Candidate, MemoryKind, Polarity, Role, Turn
+from memagent.types import Candidate, MemoryKind, Polarity, Turn
 
 __all__ = ["SYSTEM_PROMPT", "LLMExtractor", "parse_reply"]
 
@@ -196,7 +196,7 @@ class LLMExtractor:
         result = ExtractionResult(turns_seen=len(turns))
         sessions: dict[str, list[Turn]] = {}
         for turn in turns:
-            if turn.role is not Role.USER or not is_personal(turn.text):
+            if not carries_memories(turn):
                 result.turns_skipped += 1
                 continue
             sessions.setdefault(turn.session_id, []).append(turn)

@@ -22,7 +22,16 @@ from memagent.extraction._text import Finding
 from memagent.interfaces import ExtractionResult
 from memagent.types import Candidate, MemoryKind, Polarity, Role, Turn
 
-__all__ = ["Finding", "RuleExtractor", "find_memories", "first_person", "is_personal", "slot_key"]
+__all__ = [
+    "Finding",
+    "RuleExtractor",
+    "carries_memories",
+    "find_memories",
+    "first_person",
+    "forget_request",
+    "is_personal",
+    "slot_key",
+]
 
 slot_key = T.slot_key
 first_person = T.first_person
@@ -34,6 +43,29 @@ _POS, _NEG, _NEU = Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.NEUTRAL
 def is_personal(text: str) -> bool:
     """The cheap pre-filter: True when ``text`` has a first-person word ("I", "my", "we"...)."""
     return P.FIRST_PERSON.search(text) is not None
+
+
+_FORGET = re.compile(
+    r"^\W*(?:(?:please|pls|kindly)\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+    r"(?:forget|don'?t\s+remember|stop\s+remembering|erase)\s+"
+    r"(?:that|about(?:\s+the\s+fact\s+that)?|what\s+I\s+(?:said|told\s+you)\s+about)\s+"
+    r"(?P<what>.*?\w.*?)[\s.!?]*$",
+    re.IGNORECASE,
+)
+
+
+def forget_request(text: str) -> str | None:
+    """What a message asks to be forgotten ("Please forget that I hate mushrooms" -> "I hate
+    mushrooms"), or None when it asks no such thing. Only "forget that / about / what I said about ..."
+    counts: "forget it, I'll go hiking" says nothing to forget."""
+    m = _FORGET.match(text.strip())
+    return m.group("what") if m else None
+
+
+def carries_memories(turn: Turn) -> bool:
+    """Whether extraction looks at ``turn`` at all: a user's turn with a first-person word that does not
+    ask to forget something (what it names is not the user's new memory)."""
+    return turn.role is Role.USER and is_personal(turn.text) and forget_request(turn.text) is None
 
 
 # --- families of rules; each takes (clause, anchor) and returns findings (empty: try the next family) ---
@@ -407,7 +439,7 @@ class RuleExtractor:
         """
         result = ExtractionResult(turns_seen=len(turns))
         for turn in turns:
-            if turn.role is not Role.USER or not is_personal(turn.text):
+            if not carries_memories(turn):
                 result.turns_skipped += 1
                 continue
             result.candidates.extend(self.extract_turn(turn))
