@@ -30,6 +30,7 @@ app = typer.Typer(help="Long-term, personalized memory for LLM assistants.", no_
 DataDirOpt = Annotated[
     Path, typer.Option("--data-dir", "-d", envvar="MEMAGENT_HOME", help="Where memory is kept.")
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 StoreOpt = Annotated[
     str | None,
     typer.Option(
@@ -225,7 +226,7 @@ def forget(
     user: Annotated[str, typer.Argument(help="User id")],
     data_dir: DataDirOpt = Path(".memagent"),
     store: StoreOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete everything stored for a user: memories, turns and conversation threads."""
     with _errors():
@@ -275,7 +276,7 @@ def delete_cmd(
     memory_id: Annotated[str, typer.Argument(help="The record's id, or its start as `memories` shows it")],
     data_dir: DataDirOpt = Path(".memagent"),
     store: StoreOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete one memory (or raw turn) of a user, from every index and from disk."""
     with _errors():
