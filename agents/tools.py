@@ -22,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - the llm extra is missing
     raise ConfigError("memagent.agents.tools needs langchain: pip install 'memagent[llm]'") from exc
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
+from pydantic import ValidationError
 
 from memagent.errors import InputError
 from memagent.memory import Memory
@@ -58,14 +59,17 @@ def memory_tools(memory: Memory, *, k: int | None = None) -> list[BaseTool]:
         user, session = run_identity(runtime.context, runtime.config, memory.config.limits)
         # One turn per tool call: a retried call stores nothing twice.
         call = runtime.tool_call_id or stable_id(user, session, content)
-        turn = Turn(
-            user_id=user,
-            session_id=session,
-            turn_id=f"tool:{call}",
-            text=content,
-            event_time=datetime.now(UTC),
-        )
-        report = memory.remember([turn])
+        try:  # the model's mistakes go back to the model, not up as a failed run
+            turn = Turn(
+                user_id=user,
+                session_id=session,
+                turn_id=f"tool:{call}",
+                text=content,
+                event_time=datetime.now(UTC),
+            )
+            report = memory.remember([turn])
+        except (InputError, ValidationError) as exc:
+            return f"Not remembered: {exc}"
         return (
             f"Remembered: {report.added} new memories, {report.superseded} earlier values superseded, "
             f"{report.merged} merged into what was known."

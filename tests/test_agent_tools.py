@@ -128,3 +128,18 @@ def test_the_model_corrects_then_deletes_a_memory_it_found(memory) -> None:
     agent = create_agent(model, tools=memory_tools(memory), context_schema=MemoryContext)
     agent.invoke({"messages": [{"role": "user", "content": "Forget that."}]}, context={"user_id": "ana"})
     assert memory.get("ana", fixed.id) is None and memory.memories("ana") == []
+
+
+def test_a_bad_memory_from_the_model_is_refused_back_to_the_model(make_memory) -> None:
+    from memagent.config import InputLimits, MemoryConfig
+
+    memory = make_memory(config=MemoryConfig(limits=InputLimits(max_text_chars=20)))
+    model = ToolCallingModel(
+        responses=[_call("remember_memory", content="I love " + "jazz " * 10), AIMessage(content="Sorry.")],
+        shown=[],
+    )
+    agent = create_agent(model, tools=memory_tools(memory), context_schema=MemoryContext)
+    out = agent.invoke({"messages": [{"role": "user", "content": "hi"}]}, context={"user_id": "ana"})
+    [result] = [str(m.content) for m in out["messages"] if m.type == "tool"]
+    assert result.startswith("Not remembered:") and "over the limit of 20" in result
+    assert memory.users() == []
