@@ -622,7 +622,8 @@ class Memory:
         """Delete the user's current memories that ``statement`` states, in the user's words ("I hate
         mushrooms" finds "User hates mushrooms"); returns them. The statement is read by the extractor, as
         a turn would be; a memory of the same slot matches when it holds the same value, any other when
-        it is a near duplicate (cosine >= ``config.dedupe_threshold``) of the same kind."""
+        it is a near duplicate (cosine >= ``config.dedupe_threshold``) of the same kind. The raw turns that
+        said nothing else remembered go too."""
         probe = Turn(
             user_id=user_id, session_id="forget", turn_id="forget", text=statement, event_time=self._clock()
         )
@@ -644,7 +645,18 @@ class Memory:
                     doomed.update((r.id, r) for r, s in near if s >= self.config.dedupe_threshold)
             for record_id in doomed:
                 self.delete(user_id, record_id)
+            self._delete_spent_turns(user_id, doomed.values())
         return list(doomed.values())
+
+    def _delete_spent_turns(self, user_id: str, deleted: Iterable[MemoryRecord]) -> None:
+        """Delete the raw turns that said ``deleted`` memories and nothing else remembered, so that recall
+        does not bring back in the user's words what they asked to forget (a replay of the same history
+        stores them again)."""
+        said = sorted({t for record in deleted for t in record.source_turn_ids})
+        for turn_id in said:
+            others = RecordFilter(kinds=_EXTRACTED_KINDS, current_only=False, turn_ids=(turn_id,))
+            if not self.store.find(user_id, others, limit=1):
+                self.delete(user_id, turn_record_id(user_id, turn_id))
 
     def _current_memory(self, user_id: str, memory_id: str) -> MemoryRecord:
         record = self.get(user_id, memory_id)

@@ -259,6 +259,9 @@ def test_a_request_to_forget_deletes_what_it_names_and_is_not_itself_remembered(
     report = memory.remember([turn("Please forget that I hate mushrooms.", "2023-01-03T10:00", turn_id="c")])
     assert report.forgotten == 1 and report.added == 0  # the request did not become "User hates mushrooms"
     assert sorted(r.content for r in memory.memories("ana")) == ["User lives in Lyon", "User loves olives"]
+    said = [r.content for r in memory.export("ana") if r.kind is MemoryKind.TURN]
+    assert not any("I hate mushrooms." in text and "forget" not in text for text in said)  # its turn went too
+    assert any("olives" in text for text in said)  # a turn that said something else remembered stays
     # a statement that holds no memory of the user's, or names another value, deletes nothing
     assert memory.forget_matching("ana", "I love mushrooms") == []
     assert memory.forget_matching("ana", "the weather") == []
